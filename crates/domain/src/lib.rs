@@ -1,0 +1,21 @@
+//! The canonical model of Switchboard.
+//!
+//! Everything above the channel adapters speaks these types; nothing here knows a platform's JSON
+//! field names. Types are parsed once at the edge ("parse, don't validate"), so a value of
+//! [`MessageText`] is always within its channel's limit and a [`Psid`] is always a page-scoped id.
+
+pub mod channel;
+pub mod event;
+pub mod ids;
+pub mod message;
+pub mod send;
+pub mod time;
+
+pub use channel::{ChannelKind, ChannelSettings, MessengerSettings, TelegramReceiveMode, TelegramSettings};
+pub use event::{ContactRef, 
+    Attachment, AttachmentKind, EventKind, InboundEnvelope, InboundEvent, Referral, ThreadControl,
+};
+pub use ids::{ChannelId, ContactId, ConversationId, ExternalUserId, MessageId, Psid, TelegramChatId};
+pub use message::{AuthorKind, Content, Direction, MessageStatus, MessageText, TextError};
+pub use send::{SendError, SendErrorClass, SendReceipt};
+pub use time::Millis;
