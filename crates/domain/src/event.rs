@@ -43,7 +43,13 @@ pub struct ContactRef {
 
 impl ContactRef {
     pub fn id_only(external_id: ExternalUserId) -> Self {
-        ContactRef { external_id, first_name: None, last_name: None, username: None, locale: None }
+        ContactRef {
+            external_id,
+            first_name: None,
+            last_name: None,
+            username: None,
+            locale: None,
+        }
     }
 }
 
@@ -133,9 +139,16 @@ pub enum InboundEvent {
     },
     /// A message the page sent, echoed back. `ours` is set when the echo carries our own
     /// metadata tag, i.e. we already hold the message.
-    Echo { platform_message_id: String, content: Content, ours: bool },
+    Echo {
+        platform_message_id: String,
+        content: Content,
+        ours: bool,
+    },
     /// The person edited an earlier message (Messenger `message_edit`, Telegram `edited_message`).
-    Edit { platform_message_id: String, content: Content },
+    Edit {
+        platform_message_id: String,
+        content: Content,
+    },
     /// A button or Get Started tap (Messenger postback) or an inline-keyboard tap (Telegram
     /// callback query, `callback_id` set so it can be answered).
     Postback {
@@ -162,7 +175,10 @@ pub enum InboundEvent {
         opens_window: bool,
     },
     /// Every outbound message sent at or before `watermark` (and those listed) reached the person.
-    Delivery { watermark: Millis, platform_message_ids: Vec<String> },
+    Delivery {
+        watermark: Millis,
+        platform_message_ids: Vec<String>,
+    },
     /// Every outbound message sent at or before `watermark` was read.
     Read { watermark: Millis },
     Reaction {
@@ -189,7 +205,10 @@ pub enum InboundEvent {
     /// The person blocked (`reachable: false`) or unblocked the bot (Telegram `my_chat_member`).
     Reachability { reachable: bool },
     /// Anything we do not model yet, kept verbatim.
-    Unknown { platform_kind: String, raw: serde_json::Value },
+    Unknown {
+        platform_kind: String,
+        raw: serde_json::Value,
+    },
 }
 
 /// The short name of an event kind, as stored in `events.kind`.
@@ -277,7 +296,12 @@ mod tests {
             opens_window: false,
         };
         assert!(!optin.opens_window());
-        assert!(!InboundEvent::Read { watermark: Millis(1) }.opens_window());
+        assert!(
+            !InboundEvent::Read {
+                watermark: Millis(1)
+            }
+            .opens_window()
+        );
         let reaction = InboundEvent::Reaction {
             platform_message_id: "m_1".into(),
             reaction: Some("love".into()),

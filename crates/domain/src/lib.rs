@@ -11,11 +11,16 @@ pub mod message;
 pub mod send;
 pub mod time;
 
-pub use channel::{ChannelKind, ChannelSettings, MessengerSettings, TelegramReceiveMode, TelegramSettings};
-pub use event::{ContactRef, 
-    Attachment, AttachmentKind, EventKind, InboundEnvelope, InboundEvent, Referral, ThreadControl,
+pub use channel::{
+    ChannelKind, ChannelSettings, MessengerSettings, TelegramReceiveMode, TelegramSettings,
 };
-pub use ids::{ChannelId, ContactId, ConversationId, ExternalUserId, MessageId, Psid, TelegramChatId};
+pub use event::{
+    Attachment, AttachmentKind, ContactRef, EventKind, InboundEnvelope, InboundEvent, Referral,
+    ThreadControl,
+};
+pub use ids::{
+    ChannelId, ContactId, ConversationId, ExternalUserId, MessageId, Psid, TelegramChatId,
+};
 pub use message::{AuthorKind, Content, Direction, MessageStatus, MessageText, TextError};
 pub use send::{SendError, SendErrorClass, SendReceipt};
 pub use time::Millis;

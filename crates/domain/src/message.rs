@@ -124,7 +124,11 @@ pub enum TextError {
     #[error("message text is empty")]
     Empty,
     #[error("message text is {len} characters; {kind:?} allows at most {limit}")]
-    TooLong { len: usize, limit: usize, kind: ChannelKind },
+    TooLong {
+        len: usize,
+        limit: usize,
+        kind: ChannelKind,
+    },
 }
 
 impl MessageText {
@@ -166,7 +170,10 @@ pub struct Content {
 
 impl Content {
     pub fn text(text: MessageText) -> Self {
-        Content { text: Some(text.into_string()), ..Content::default() }
+        Content {
+            text: Some(text.into_string()),
+            ..Content::default()
+        }
     }
 }
 
@@ -181,11 +188,18 @@ mod tests {
         let too_long = "a".repeat(2001);
         assert_eq!(
             MessageText::parse(&too_long, ChannelKind::Messenger),
-            Err(TextError::TooLong { len: 2001, limit: 2000, kind: ChannelKind::Messenger })
+            Err(TextError::TooLong {
+                len: 2001,
+                limit: 2000,
+                kind: ChannelKind::Messenger
+            })
         );
         assert!(MessageText::parse(&too_long, ChannelKind::Telegram).is_ok());
         assert!(MessageText::parse(&"a".repeat(4097), ChannelKind::Telegram).is_err());
-        assert_eq!(MessageText::parse("  \n", ChannelKind::Telegram), Err(TextError::Empty));
+        assert_eq!(
+            MessageText::parse("  \n", ChannelKind::Telegram),
+            Err(TextError::Empty)
+        );
     }
 
     #[test]

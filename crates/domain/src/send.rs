@@ -44,7 +44,10 @@ impl SendErrorClass {
 
     /// Whether the same request may succeed if sent again later.
     pub fn is_retryable(self) -> bool {
-        matches!(self, SendErrorClass::Transient | SendErrorClass::RateLimited)
+        matches!(
+            self,
+            SendErrorClass::Transient | SendErrorClass::RateLimited
+        )
     }
 }
 

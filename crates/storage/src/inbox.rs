@@ -1,0 +1,189 @@
+//! Reading the inbox model: contacts, conversations and their messages.
+
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use switchboard_domain::{
+    AuthorKind, ChannelId, ContactId, Content, ConversationId, Direction, MessageId, MessageStatus,
+    Millis,
+};
+
+use crate::rows::{get, parse_enum, parse_json};
+use crate::{Result, Store};
+
+/// A contact as the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ContactRow {
+    pub id: ContactId,
+    pub channel_id: ChannelId,
+    pub external_id: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub username: Option<String>,
+    pub locale: Option<String>,
+    /// Where the contact first came from (m.me `ref`, Telegram `/start` parameter, ad).
+    pub source_ref: Option<String>,
+    pub source_kind: Option<String>,
+    /// False once the person blocked us or the platform said they cannot be reached.
+    pub reachable: bool,
+    /// The last action that opened the messaging window (protocols.md A9).
+    pub last_window_action_at: Option<Millis>,
+    pub last_window_action_kind: Option<String>,
+    pub created_at: Millis,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConversationRow {
+    pub id: ConversationId,
+    pub channel_id: ChannelId,
+    pub contact_id: ContactId,
+    pub status: String,
+    pub last_message_at: Option<Millis>,
+    pub created_at: Millis,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MessageRow {
+    pub id: MessageId,
+    pub conversation_id: ConversationId,
+    pub direction: Direction,
+    pub author_kind: AuthorKind,
+    pub text: Option<String>,
+    pub content: Content,
+    pub status: MessageStatus,
+    pub platform_message_id: Option<String>,
+    pub error_class: Option<String>,
+    pub error_detail: Option<String>,
+    pub created_at: Millis,
+    pub sent_at: Option<Millis>,
+}
+
+fn contact_from_row(row: &AnyRow) -> Result<ContactRow> {
+    Ok(ContactRow {
+        id: ContactId(get(row, "id")?),
+        channel_id: ChannelId(get(row, "channel_id")?),
+        external_id: get(row, "external_id")?,
+        first_name: get(row, "first_name")?,
+        last_name: get(row, "last_name")?,
+        username: get(row, "username")?,
+        locale: get(row, "locale")?,
+        source_ref: get(row, "source_ref")?,
+        source_kind: get(row, "source_kind")?,
+        reachable: get::<i64>(row, "reachable")? != 0,
+        last_window_action_at: get::<Option<i64>>(row, "last_window_action_at")?.map(Millis),
+        last_window_action_kind: get(row, "last_window_action_kind")?,
+        created_at: Millis(get(row, "created_at")?),
+    })
+}
+
+fn conversation_from_row(row: &AnyRow) -> Result<ConversationRow> {
+    Ok(ConversationRow {
+        id: ConversationId(get(row, "id")?),
+        channel_id: ChannelId(get(row, "channel_id")?),
+        contact_id: ContactId(get(row, "contact_id")?),
+        status: get(row, "status")?,
+        last_message_at: get::<Option<i64>>(row, "last_message_at")?.map(Millis),
+        created_at: Millis(get(row, "created_at")?),
+    })
+}
+
+fn message_from_row(row: &AnyRow) -> Result<MessageRow> {
+    Ok(MessageRow {
+        id: MessageId(get(row, "id")?),
+        conversation_id: ConversationId(get(row, "conversation_id")?),
+        direction: parse_enum(row, "direction", Direction::parse)?,
+        author_kind: parse_enum(row, "author_kind", AuthorKind::parse)?,
+        text: get(row, "text")?,
+        content: parse_json(row, "content")?,
+        status: parse_enum(row, "status", MessageStatus::parse)?,
+        platform_message_id: get(row, "platform_message_id")?,
+        error_class: get(row, "error_class")?,
+        error_detail: get(row, "error_detail")?,
+        created_at: Millis(get(row, "created_at")?),
+        sent_at: get::<Option<i64>>(row, "sent_at")?.map(Millis),
+    })
+}
+
+const CONTACT_COLUMNS: &str = "id, channel_id, external_id, first_name, last_name, username, locale, source_ref, \
+     source_kind, reachable, last_window_action_at, last_window_action_kind, created_at";
+const MESSAGE_COLUMNS: &str = "id, conversation_id, direction, author_kind, text, content, status, \
+     platform_message_id, error_class, error_detail, created_at, sent_at";
+
+impl Store {
+    pub async fn list_contacts(&self, channel: ChannelId) -> Result<Vec<ContactRow>> {
+        let sql =
+            format!("SELECT {CONTACT_COLUMNS} FROM contacts WHERE channel_id = $1 ORDER BY id");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(channel.0)
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter().map(contact_from_row).collect()
+    }
+
+    pub async fn find_contact(
+        &self,
+        channel: ChannelId,
+        external_id: &str,
+    ) -> Result<Option<ContactRow>> {
+        let sql = format!(
+            "SELECT {CONTACT_COLUMNS} FROM contacts WHERE channel_id = $1 AND external_id = $2"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(channel.0)
+            .bind(external_id)
+            .fetch_optional(&self.read)
+            .await?;
+        row.as_ref().map(contact_from_row).transpose()
+    }
+
+    /// Conversations of a channel, most recently active first.
+    pub async fn list_conversations(&self, channel: ChannelId) -> Result<Vec<ConversationRow>> {
+        let rows = sqlx::query(
+            "SELECT id, channel_id, contact_id, status, last_message_at, created_at FROM conversations
+             WHERE channel_id = $1 ORDER BY last_message_at DESC, id DESC",
+        )
+        .bind(channel.0)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(conversation_from_row).collect()
+    }
+
+    pub async fn get_conversation(&self, id: ConversationId) -> Result<ConversationRow> {
+        let row = sqlx::query(
+            "SELECT id, channel_id, contact_id, status, last_message_at, created_at FROM conversations WHERE id = $1",
+        )
+        .bind(id.0)
+        .fetch_one(&self.read)
+        .await?;
+        conversation_from_row(&row)
+    }
+
+    /// A conversation's messages in the order they were stored.
+    pub async fn list_messages(&self, conversation: ConversationId) -> Result<Vec<MessageRow>> {
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 ORDER BY id"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(conversation.0)
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter().map(message_from_row).collect()
+    }
+
+    pub async fn get_message(&self, id: MessageId) -> Result<MessageRow> {
+        let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.0)
+            .fetch_one(&self.read)
+            .await?;
+        message_from_row(&row)
+    }
+
+    /// How many events of a channel are stored (dedupe checks, benchmarks).
+    pub async fn count_events(&self, channel: ChannelId) -> Result<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM events WHERE channel_id = $1")
+            .bind(channel.0)
+            .fetch_one(&self.read)
+            .await?;
+        get(&row, "n")
+    }
+}

@@ -1,0 +1,33 @@
+//! Small helpers for reading `Any` rows.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::{Result, StoreError};
+
+pub(crate) fn get<T>(row: &AnyRow, column: &str) -> Result<T>
+where
+    T: for<'r> sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
+{
+    row.try_get::<T, _>(column)
+        .map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+}
+
+/// Decodes an enum stored by its name, reporting the column on failure.
+pub(crate) fn parse_enum<T>(row: &AnyRow, column: &str, parse: fn(&str) -> Option<T>) -> Result<T> {
+    let raw: String = get(row, column)?;
+    parse(&raw).ok_or_else(|| StoreError::Corrupt(format!("{column}: unexpected value {raw:?}")))
+}
+
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(row: &AnyRow, column: &str) -> Result<T> {
+    let raw: String = get(row, column)?;
+    serde_json::from_str(&raw).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+}
+
+/// `$1, $2, …` starting after `offset` placeholders, for statements with variable-length lists.
+pub(crate) fn placeholders(offset: usize, n: usize) -> String {
+    (offset + 1..=offset + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

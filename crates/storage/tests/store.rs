@@ -1,0 +1,591 @@
+//! Storage behaviour, each test run on SQLite and on PostgreSQL.
+
+use switchboard_domain::{
+    AuthorKind, ChannelId, ChannelSettings, ContactRef, Content, ExternalUserId, InboundEnvelope,
+    InboundEvent, MessageStatus, MessengerSettings, Millis, Psid, Referral, SendErrorClass,
+};
+use switchboard_storage::testing::TestDatabase;
+use switchboard_storage::{
+    DispatchResult, IngestItem, IngestOutcome, Lane, NewChannel, OutgoingDraft, Store, StoreError,
+    on_both_backends,
+};
+
+async fn messenger_channel(store: &Store, page: &str) -> ChannelId {
+    store
+        .create_channel(NewChannel {
+            name: format!("Page {page}"),
+            external_id: page.into(),
+            settings: ChannelSettings::Messenger(MessengerSettings {
+                page_id: page.into(),
+                page_access_token: "token".into(),
+                app_secret: "secret".into(),
+                verify_token: "verify".into(),
+            }),
+            default_reply: Some("Thanks!".into()),
+        })
+        .await
+        .expect("create channel")
+        .id
+}
+
+fn person(psid: &str) -> ContactRef {
+    ContactRef::id_only(Psid::parse(psid).unwrap().into())
+}
+
+fn text_message(psid: &str, mid: &str, text: &str, at: i64) -> InboundEnvelope {
+    InboundEnvelope {
+        dedupe_key: format!("mid:{mid}"),
+        contact: Some(person(psid)),
+        occurred_at: Millis(at),
+        standby: false,
+        event: InboundEvent::Message {
+            platform_message_id: mid.into(),
+            content: Content {
+                text: Some(text.into()),
+                ..Content::default()
+            },
+            referral: None,
+        },
+    }
+}
+
+fn reply(text: &str, lane: Lane) -> OutgoingDraft {
+    OutgoingDraft {
+        content: Content {
+            text: Some(text.into()),
+            ..Content::default()
+        },
+        author: AuthorKind::Automation,
+        lane,
+        messaging_type: Some("RESPONSE".into()),
+    }
+}
+
+fn item(channel: ChannelId, envelope: InboundEnvelope, replies: Vec<OutgoingDraft>) -> IngestItem {
+    IngestItem {
+        channel_id: channel,
+        envelope,
+        replies,
+    }
+}
+
+on_both_backends!(
+    migrations_are_idempotent_and_the_database_answers,
+    connecting_the_same_page_twice_is_a_conflict,
+    a_retried_event_is_stored_once_and_queues_one_reply,
+    a_batch_is_stored_whole,
+    receipts_move_statuses_forward_never_back,
+    the_window_clock_only_moves_forward_and_marketing_optins_do_not_open_it,
+    first_touch_source_is_kept_and_blocks_make_contacts_unreachable,
+    claimed_rows_are_leased_and_results_recorded,
+    a_dead_senders_rows_are_recovered_by_lane,
+);
+
+async fn migrations_are_idempotent_and_the_database_answers(db: TestDatabase) {
+    let store = db.open().await;
+    store
+        .migrate()
+        .await
+        .expect("second migration run is a no-op");
+    store.ping().await.expect("ping");
+    assert!(store.list_channels().await.unwrap().is_empty());
+}
+
+async fn connecting_the_same_page_twice_is_a_conflict(db: TestDatabase) {
+    let store = db.open().await;
+    let id = messenger_channel(&store, "100").await;
+    let again = store
+        .create_channel(NewChannel {
+            name: "dup".into(),
+            external_id: "100".into(),
+            settings: store.get_channel(id).await.unwrap().settings,
+            default_reply: None,
+        })
+        .await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    assert_eq!(store.list_channels().await.unwrap().len(), 1);
+}
+
+async fn a_retried_event_is_stored_once_and_queues_one_reply(db: TestDatabase) {
+    let store = db.open().await;
+    let ch = messenger_channel(&store, "100").await;
+    let first = store
+        .ingest(&[item(
+            ch,
+            text_message("7", "m_1", "hi", 1_000),
+            vec![reply("Thanks!", Lane::Reply)],
+        )])
+        .await
+        .unwrap();
+    assert!(matches!(&first[0], IngestOutcome::Stored { queued, .. } if queued.len() == 1));
+    let retry = store
+        .ingest(&[item(
+            ch,
+            text_message("7", "m_1", "hi", 1_000),
+            vec![reply("Thanks!", Lane::Reply)],
+        )])
+        .await
+        .unwrap();
+    assert_eq!(retry, vec![IngestOutcome::Duplicate]);
+
+    let conversations = store.list_conversations(ch).await.unwrap();
+    assert_eq!(conversations.len(), 1);
+    let messages = store.list_messages(conversations[0].id).await.unwrap();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert_eq!(messages[0].text.as_deref(), Some("hi"));
+    assert_eq!(messages[0].status, MessageStatus::Received);
+    assert_eq!(messages[1].status, MessageStatus::Queued);
+    assert_eq!(messages[1].author_kind, AuthorKind::Automation);
+    assert_eq!(store.outbox_pending().await.unwrap(), 1);
+    assert_eq!(store.count_events(ch).await.unwrap(), 1);
+}
+
+async fn a_batch_is_stored_whole(db: TestDatabase) {
+    let store = db.open().await;
+    let ch = messenger_channel(&store, "100").await;
+    let batch: Vec<_> = (0..50)
+        .map(|i| {
+            item(
+                ch,
+                text_message(
+                    &(1000 + i % 7).to_string(),
+                    &format!("m_{i}"),
+                    "hello",
+                    1_000 + i,
+                ),
+                vec![],
+            )
+        })
+        .collect();
+    let outcomes = store.ingest(&batch).await.unwrap();
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| matches!(o, IngestOutcome::Stored { .. }))
+    );
+    assert_eq!(store.count_events(ch).await.unwrap(), 50);
+    assert_eq!(store.list_contacts(ch).await.unwrap().len(), 7);
+    assert_eq!(store.list_conversations(ch).await.unwrap().len(), 7);
+}
+
+async fn sent_reply(
+    store: &Store,
+    ch: ChannelId,
+    psid: &str,
+    mid: &str,
+    sent_at: i64,
+) -> switchboard_domain::MessageId {
+    let out = store
+        .ingest(&[item(
+            ch,
+            text_message(psid, mid, "hi", sent_at - 10),
+            vec![reply("ok", Lane::Reply)],
+        )])
+        .await
+        .unwrap();
+    let IngestOutcome::Stored { queued, .. } = &out[0] else {
+        panic!("duplicate")
+    };
+    let jobs = store
+        .claim_outbox(
+            "w",
+            Lane::Reply,
+            Millis::now(),
+            Millis::now().plus_millis(30_000),
+            100,
+        )
+        .await
+        .unwrap();
+    let job = jobs
+        .iter()
+        .find(|j| j.message_id == queued[0])
+        .expect("claimed");
+    store
+        .record_dispatch(&[DispatchResult::Sent {
+            outbox_id: job.outbox_id,
+            message_id: job.message_id,
+            platform_message_id: format!("out_{mid}"),
+            at: Millis(sent_at),
+        }])
+        .await
+        .unwrap();
+    queued[0]
+}
+
+fn receipt(psid: &str, key: &str, event: InboundEvent) -> InboundEnvelope {
+    InboundEnvelope {
+        dedupe_key: key.into(),
+        contact: Some(person(psid)),
+        occurred_at: Millis(5_000),
+        standby: false,
+        event,
+    }
+}
+
+async fn receipts_move_statuses_forward_never_back(db: TestDatabase) {
+    let store = db.open().await;
+    let ch = messenger_channel(&store, "100").await;
+    let early = sent_reply(&store, ch, "7", "m_1", 2_000).await;
+    let late = sent_reply(&store, ch, "7", "m_2", 4_000).await;
+
+    store
+        .ingest(&[item(
+            ch,
+            receipt(
+                "7",
+                "d1",
+                InboundEvent::Delivery {
+                    watermark: Millis(3_000),
+                    platform_message_ids: vec![],
+                },
+            ),
+            vec![],
+        )])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_message(early).await.unwrap().status,
+        MessageStatus::Delivered
+    );
+    assert_eq!(
+        store.get_message(late).await.unwrap().status,
+        MessageStatus::Sent,
+        "after the watermark"
+    );
+
+    store
+        .ingest(&[item(
+            ch,
+            receipt(
+                "7",
+                "r1",
+                InboundEvent::Read {
+                    watermark: Millis(4_000),
+                },
+            ),
+            vec![],
+        )])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_message(early).await.unwrap().status,
+        MessageStatus::Read
+    );
+    assert_eq!(
+        store.get_message(late).await.unwrap().status,
+        MessageStatus::Read
+    );
+
+    // A delivery receipt arriving after the read must not move anything back.
+    store
+        .ingest(&[item(
+            ch,
+            receipt(
+                "7",
+                "d2",
+                InboundEvent::Delivery {
+                    watermark: Millis(4_000),
+                    platform_message_ids: vec!["out_m_2".into()],
+                },
+            ),
+            vec![],
+        )])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_message(late).await.unwrap().status,
+        MessageStatus::Read
+    );
+}
+
+async fn the_window_clock_only_moves_forward_and_marketing_optins_do_not_open_it(db: TestDatabase) {
+    let store = db.open().await;
+    let ch = messenger_channel(&store, "100").await;
+    store
+        .ingest(&[item(ch, text_message("7", "m_new", "hi", 10_000), vec![])])
+        .await
+        .unwrap();
+    // A platform retry of an older action arrives late.
+    store
+        .ingest(&[item(
+            ch,
+            text_message("7", "m_old", "earlier", 5_000),
+            vec![],
+        )])
+        .await
+        .unwrap();
+    let optin = InboundEvent::Optin {
+        r#ref: None,
+        optin_type: Some("notification_messages".into()),
+        payload: None,
+        opens_window: false,
+    };
+    store
+        .ingest(&[item(
+            ch,
+            InboundEnvelope {
+                occurred_at: Millis(20_000),
+                ..receipt("7", "o1", optin)
+            },
+            vec![],
+        )])
+        .await
+        .unwrap();
+    let contact = store.find_contact(ch, "7").await.unwrap().expect("contact");
+    assert_eq!(contact.last_window_action_at, Some(Millis(10_000)));
+    assert_eq!(contact.last_window_action_kind.as_deref(), Some("message"));
+
+    let reaction = InboundEvent::Reaction {
+        platform_message_id: "x".into(),
+        reaction: Some("love".into()),
+        emoji: None,
+        removed: false,
+    };
+    store
+        .ingest(&[item(
+            ch,
+            InboundEnvelope {
+                occurred_at: Millis(30_000),
+                ..receipt("7", "re1", reaction)
+            },
+            vec![],
+        )])
+        .await
+        .unwrap();
+    let contact = store.find_contact(ch, "7").await.unwrap().unwrap();
+    assert_eq!(contact.last_window_action_at, Some(Millis(30_000)));
+    assert_eq!(contact.last_window_action_kind.as_deref(), Some("reaction"));
+}
+
+async fn first_touch_source_is_kept_and_blocks_make_contacts_unreachable(db: TestDatabase) {
+    let store = db.open().await;
+    let ch = messenger_channel(&store, "100").await;
+    let referral = |r: &str| {
+        InboundEvent::Referral(Referral {
+            r#ref: Some(r.into()),
+            source: "SHORTLINK".into(),
+            ad_id: None,
+            referer_uri: None,
+        })
+    };
+    store
+        .ingest(&[item(ch, receipt("7", "ref1", referral("summer")), vec![])])
+        .await
+        .unwrap();
+    store
+        .ingest(&[item(ch, receipt("7", "ref2", referral("winter")), vec![])])
+        .await
+        .unwrap();
+    let c = store.find_contact(ch, "7").await.unwrap().unwrap();
+    assert_eq!(
+        (c.source_ref.as_deref(), c.source_kind.as_deref()),
+        (Some("summer"), Some("SHORTLINK"))
+    );
+    assert!(c.reachable);
+
+    store
+        .ingest(&[item(
+            ch,
+            receipt("7", "b1", InboundEvent::Reachability { reachable: false }),
+            vec![],
+        )])
+        .await
+        .unwrap();
+    assert!(
+        !store
+            .find_contact(ch, "7")
+            .await
+            .unwrap()
+            .unwrap()
+            .reachable
+    );
+    store
+        .ingest(&[item(
+            ch,
+            receipt("7", "b2", InboundEvent::Reachability { reachable: true }),
+            vec![],
+        )])
+        .await
+        .unwrap();
+    assert!(
+        store
+            .find_contact(ch, "7")
+            .await
+            .unwrap()
+            .unwrap()
+            .reachable
+    );
+}
+
+async fn claimed_rows_are_leased_and_results_recorded(db: TestDatabase) {
+    let store = db.open().await;
+    let ch = messenger_channel(&store, "100").await;
+    for i in 0..3 {
+        store
+            .ingest(&[item(
+                ch,
+                text_message("7", &format!("m_{i}"), "hi", 1_000 + i),
+                vec![reply("ok", Lane::Reply)],
+            )])
+            .await
+            .unwrap();
+    }
+    let now = Millis::now();
+    let jobs = store
+        .claim_outbox("a", Lane::Reply, now, now.plus_millis(30_000), 10)
+        .await
+        .unwrap();
+    assert_eq!(jobs.len(), 3);
+    assert_eq!(
+        jobs[0].recipient,
+        ExternalUserId::from(Psid::parse("7").unwrap())
+    );
+    assert!(
+        store
+            .claim_outbox("b", Lane::Reply, now, now.plus_millis(30_000), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "leased rows are not claimed twice"
+    );
+    assert!(
+        store
+            .claim_outbox("b", Lane::Bulk, now, now.plus_millis(30_000), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "lanes are separate"
+    );
+
+    store
+        .record_dispatch(&[
+            DispatchResult::Retry {
+                outbox_id: jobs[0].outbox_id,
+                message_id: jobs[0].message_id,
+                run_at: now.plus_millis(60_000),
+                detail: "503".into(),
+            },
+            DispatchResult::Failed {
+                outbox_id: jobs[1].outbox_id,
+                message_id: jobs[1].message_id,
+                class: SendErrorClass::RecipientUnavailable,
+                detail: "551/1545041".into(),
+                contact_unreachable: Some(jobs[1].contact_id),
+            },
+            DispatchResult::Sent {
+                outbox_id: jobs[2].outbox_id,
+                message_id: jobs[2].message_id,
+                platform_message_id: "m_out".into(),
+                at: now,
+            },
+        ])
+        .await
+        .unwrap();
+    let retried = store.get_message(jobs[0].message_id).await.unwrap();
+    assert_eq!(
+        (retried.status, retried.error_detail.as_deref()),
+        (MessageStatus::Queued, Some("503"))
+    );
+    assert!(
+        store
+            .claim_outbox("a", Lane::Reply, now, now.plus_millis(30_000), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "not due yet"
+    );
+    let later = now.plus_millis(61_000);
+    let again = store
+        .claim_outbox("a", Lane::Reply, later, later.plus_millis(30_000), 10)
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].attempts, 2);
+
+    let failed = store.get_message(jobs[1].message_id).await.unwrap();
+    assert_eq!(
+        (failed.status, failed.error_class.as_deref()),
+        (MessageStatus::Failed, Some("recipient_unavailable"))
+    );
+    assert!(
+        !store
+            .find_contact(ch, "7")
+            .await
+            .unwrap()
+            .unwrap()
+            .reachable
+    );
+    let sent = store.get_message(jobs[2].message_id).await.unwrap();
+    assert_eq!(
+        (sent.status, sent.platform_message_id.as_deref()),
+        (MessageStatus::Sent, Some("m_out"))
+    );
+}
+
+async fn a_dead_senders_rows_are_recovered_by_lane(db: TestDatabase) {
+    let store = db.open().await;
+    let ch = messenger_channel(&store, "100").await;
+    store
+        .ingest(&[item(
+            ch,
+            text_message("7", "m_1", "hi", 1),
+            vec![reply("answer", Lane::Reply), reply("promo", Lane::Bulk)],
+        )])
+        .await
+        .unwrap();
+    let now = Millis::now();
+    let r = store
+        .claim_outbox("dead-node", Lane::Reply, now, now.plus_millis(30_000), 10)
+        .await
+        .unwrap();
+    let b = store
+        .claim_outbox("dead-node", Lane::Bulk, now, now.plus_millis(30_000), 10)
+        .await
+        .unwrap();
+    assert_eq!((r.len(), b.len()), (1, 1));
+    assert_eq!(
+        store.recover_outbox("other-node", now).await.unwrap(),
+        0,
+        "leases still valid"
+    );
+    assert_eq!(
+        store
+            .recover_outbox("other-node", now.plus_millis(31_000))
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        store.get_message(b[0].message_id).await.unwrap().status,
+        MessageStatus::Unknown
+    );
+    assert_eq!(
+        store.get_message(r[0].message_id).await.unwrap().status,
+        MessageStatus::Queued
+    );
+    let again = store
+        .claim_outbox(
+            "other-node",
+            Lane::Reply,
+            now.plus_millis(31_000),
+            now.plus_millis(60_000),
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1, "the reply is sent again");
+    assert!(
+        store
+            .claim_outbox(
+                "other-node",
+                Lane::Bulk,
+                now.plus_millis(31_000),
+                now.plus_millis(60_000),
+                10
+            )
+            .await
+            .unwrap()
+            .is_empty(),
+        "bulk is never re-sent"
+    );
+}
