@@ -1,0 +1,291 @@
+//! The Graph API calls we make (Send API, User Profile API) and Graph error classification.
+
+use std::fmt;
+
+use serde::Serialize;
+use serde_json::Value;
+use switchboard_domain::{Psid, SendError, SendErrorClass, SendReceipt};
+
+use crate::error;
+use crate::json::{i64_at, str_at};
+
+/// `messaging_type` of a Send API call (A7/A8).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MessagingType {
+    /// A reply inside the 24 h window.
+    Response,
+    /// A message we initiate inside the 24 h window.
+    Update,
+    /// Outside the window under a message tag; the string is the tag (e.g. `HUMAN_AGENT`).
+    MessageTag(String),
+}
+
+/// The profile facts we ask Graph for. All optional: Graph answers `{}` when the page lacks the
+/// permission or the person has not interacted enough (A14).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Profile {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub locale: Option<String>,
+}
+
+/// A Graph API client for one page. Cheap to clone (reqwest's client is shared).
+#[derive(Clone)]
+pub struct MessengerClient {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl fmt::Debug for MessengerClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The page token must never reach a log line, even through `{:?}`.
+        f.debug_struct("MessengerClient")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Serialize)]
+struct SendBody<'a> {
+    recipient: Recipient<'a>,
+    messaging_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tag: Option<&'a str>,
+    message: OutMessage<'a>,
+}
+
+#[derive(Serialize)]
+struct Recipient<'a> {
+    id: &'a str,
+}
+
+#[derive(Serialize)]
+struct OutMessage<'a> {
+    text: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metadata: Option<&'a str>,
+}
+
+impl MessengerClient {
+    /// `graph_api_url` is the versioned base, e.g. `https://graph.facebook.com/v23.0`.
+    pub fn new(http: reqwest::Client, graph_api_url: &str, page_access_token: &str) -> Self {
+        MessengerClient {
+            http,
+            base: graph_api_url.trim_end_matches('/').to_owned(),
+            token: page_access_token.to_owned(),
+        }
+    }
+
+    /// Sends one text message: `POST {base}/me/messages?access_token=..` with
+    /// `{"recipient":{"id":psid},"messaging_type":..,"tag"?:..,"message":{"text":..,"metadata"?:..}}`.
+    ///
+    /// `metadata` should be `METADATA_PREFIX` + our message id so the echo can be recognised.
+    /// The text is sent as given; callers enforce the 2000-character limit through
+    /// `MessageText`.
+    pub async fn send_text(
+        &self,
+        psid: &Psid,
+        text: &str,
+        messaging_type: &MessagingType,
+        metadata: Option<&str>,
+    ) -> Result<SendReceipt, SendError> {
+        let (messaging_type, tag) = match messaging_type {
+            MessagingType::Response => ("RESPONSE", None),
+            MessagingType::Update => ("UPDATE", None),
+            MessagingType::MessageTag(tag) => ("MESSAGE_TAG", Some(tag.as_str())),
+        };
+        let body = SendBody {
+            recipient: Recipient { id: psid.as_str() },
+            messaging_type,
+            tag,
+            message: OutMessage { text, metadata },
+        };
+        let request = self
+            .http
+            .post(format!("{}/me/messages", self.base))
+            .query(&[("access_token", self.token.as_str())])
+            .json(&body);
+        let reply = self.call(request).await?;
+        match str_at(&reply, &["message_id"]) {
+            Some(id) => Ok(SendReceipt {
+                platform_message_id: id,
+            }),
+            // Graph said 2xx, so the message probably went out; without its id we cannot say,
+            // and re-sending could duplicate it.
+            None => Err(SendError::transport(
+                "Send API success without a message_id",
+                false,
+            )),
+        }
+    }
+
+    /// `GET {base}/{psid}?fields=first_name,last_name,locale`.
+    pub async fn user_profile(&self, psid: &Psid) -> Result<Profile, SendError> {
+        let request = self
+            .http
+            .get(format!("{}/{}", self.base, psid.as_str()))
+            .query(&[
+                ("fields", "first_name,last_name,locale"),
+                ("access_token", self.token.as_str()),
+            ]);
+        let reply = self.call(request).await?;
+        Ok(Profile {
+            first_name: str_at(&reply, &["first_name"]),
+            last_name: str_at(&reply, &["last_name"]),
+            locale: str_at(&reply, &["locale"]),
+        })
+    }
+
+    /// Sends a request and returns the JSON of a successful answer, or a classified error.
+    async fn call(&self, request: reqwest::RequestBuilder) -> Result<Value, SendError> {
+        let response = request
+            .send()
+            .await
+            .map_err(|e| error::transport(e, &self.token))?;
+        let status = response.status().as_u16();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| error::transport(e, &self.token))?;
+        let json: Option<Value> = serde_json::from_slice(&body).ok();
+
+        if let Some(err) = json
+            .as_ref()
+            .and_then(|j| j.get("error"))
+            .filter(|e| e.is_object())
+        {
+            let code = i64_at(err, &["code"]);
+            let subcode = i64_at(err, &["error_subcode"]);
+            let message = str_at(err, &["message"]).unwrap_or_default();
+            let trace = str_at(err, &["fbtrace_id"]).unwrap_or_default();
+            let class = classify_graph_error(status, code, subcode);
+            tracing::debug!(status, ?code, ?subcode, fbtrace_id = %trace, "Graph API error");
+            return Err(error::platform(
+                class,
+                code,
+                subcode,
+                None,
+                &format!("Graph HTTP {status}: {message} (fbtrace_id {trace})"),
+                &self.token,
+            ));
+        }
+        match json {
+            Some(value) if (200..300).contains(&status) => Ok(value),
+            _ if (200..300).contains(&status) || status >= 500 => {
+                // An unreadable success, or a 5xx from Meta's edge: the call may have taken effect.
+                Err(error::unreadable("Graph API", status, &body, &self.token))
+            }
+            _ => Err(error::platform(
+                classify_graph_error(status, None, None),
+                None,
+                None,
+                None,
+                &format!(
+                    "Graph HTTP {status} without an error body: {}",
+                    error::snippet(&body)
+                ),
+                &self.token,
+            )),
+        }
+    }
+}
+
+/// Classifies a Graph API failure by its numeric `code` / `error_subcode` and HTTP status only;
+/// the message text is for people and changes without notice (A12).
+pub fn classify_graph_error(
+    http_status: u16,
+    code: Option<i64>,
+    subcode: Option<i64>,
+) -> SendErrorClass {
+    use SendErrorClass::*;
+    match (code, subcode) {
+        // Outside the 24 h standard messaging window (RESPONSE/UPDATE after 24 h).
+        (Some(10), Some(2018278)) => WindowClosed,
+        // "This person can't receive messages right now".
+        (Some(10), Some(2018108)) => RecipientUnavailable,
+        // No matching user: the PSID is not known to this page.
+        (Some(100), Some(2018001)) => InvalidRecipient,
+        // "This person isn't available right now": blocked the page or unreachable. The subcode
+        // also arrives under code 200 (A12), so it decides on its own.
+        (Some(551), _) | (_, Some(1545041)) => RecipientUnavailable,
+        // Unknown or temporary Graph errors: Meta says retry.
+        (Some(1 | 2), _) => Transient,
+        // App (4), user (17), Pages (32) and custom (613) rate limits.
+        (Some(4 | 17 | 32 | 613), _) => RateLimited,
+        // Invalid or expired access token: nothing works until someone reconnects the page.
+        (Some(190), _) => AuthBroken,
+        // 100: invalid parameter, expired notification token, deprecated tag. 10 without a
+        // listed subcode: missing permission, page restricted, topic stopped. 200: app not live
+        // or permission missing. The request itself was refused; repeating it will not help,
+        // whatever the HTTP status.
+        (Some(10 | 100 | 200), _) => BadRequest,
+        // No Graph error body: go by the HTTP status. 5xx is Meta's edge failing; 429 is a
+        // proxy or edge throttle.
+        (None, _) if http_status >= 500 => Transient,
+        (None, _) if http_status == 429 => RateLimited,
+        // A code we do not list, but Meta failed internally: a retry may succeed.
+        (Some(_), _) if http_status >= 500 => Transient,
+        // Any other code: treat the request as refused rather than retry it blindly.
+        _ => BadRequest,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use SendErrorClass::*;
+
+    #[test]
+    fn graph_codes_map_to_classes() {
+        let cases = [
+            (400, Some(1), None, Transient),
+            (400, Some(2), None, Transient),
+            (400, Some(4), None, RateLimited),
+            (400, Some(17), None, RateLimited),
+            (400, Some(32), None, RateLimited),
+            (400, Some(613), Some(2534040), RateLimited),
+            (400, Some(10), Some(2018278), WindowClosed),
+            (400, Some(10), Some(2018108), RecipientUnavailable),
+            (400, Some(10), None, BadRequest),
+            (400, Some(10), Some(1893063), BadRequest),
+            (400, Some(551), Some(1545041), RecipientUnavailable),
+            (400, Some(551), None, RecipientUnavailable),
+            (400, Some(200), Some(1545041), RecipientUnavailable),
+            (400, Some(100), Some(2018001), InvalidRecipient),
+            (400, Some(100), None, BadRequest),
+            (400, Some(100), Some(33), BadRequest),
+            (400, Some(190), Some(463), AuthBroken),
+            (401, Some(190), None, AuthBroken),
+            (500, None, None, Transient),
+            (502, None, None, Transient),
+            (429, None, None, RateLimited),
+            (400, None, None, BadRequest),
+            (404, None, None, BadRequest),
+            (500, Some(100), None, BadRequest),
+            (500, Some(10), Some(2018278), WindowClosed),
+            (500, Some(123456), None, Transient),
+            (400, Some(123456), None, BadRequest),
+        ];
+        for (status, code, sub, want) in cases {
+            assert_eq!(
+                classify_graph_error(status, code, sub),
+                want,
+                "{status} {code:?}/{sub:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn debug_output_hides_the_page_token() {
+        let rendered = format!(
+            "{:?}",
+            MessengerClient {
+                http: crate::http_client(),
+                base: "https://graph.example".into(),
+                token: "EAAG-secret".into(),
+            }
+        );
+        assert!(!rendered.contains("EAAG-secret"), "{rendered}");
+    }
+}
