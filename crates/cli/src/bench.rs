@@ -1,0 +1,202 @@
+//! `switchboard bench`: drive N signed Messenger webhooks at a real server whose Graph API is the
+//! emulator, and report how many events per second were stored-and-acknowledged and
+//! stored-and-replied, with acknowledgement latency percentiles.
+//!
+//! Everything runs in this one process on this machine (server, emulator, load generator), so the
+//! figures are conservative: the load generator and the emulator take CPU from the server.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::{Args, ValueEnum};
+use hmac::{KeyInit, Mac};
+use serde_json::json;
+use switchboard_domain::{ChannelId, ChannelSettings, MessengerSettings};
+use switchboard_emulator::{Emulator, EmulatorConfig, PageSpec, Platform};
+use switchboard_server::{Server, ServerConfig};
+use switchboard_storage::NewChannel;
+use switchboard_storage::testing::TestDatabase;
+
+#[derive(Clone, Copy, ValueEnum)]
+enum BackendArg {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// How many webhook deliveries (one message event each) to send.
+    #[arg(long, default_value_t = 20_000)]
+    events: usize,
+    /// Webhook requests in flight at once.
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// Distinct customers the messages come from.
+    #[arg(long, default_value_t = 2_000)]
+    contacts: usize,
+    /// Storage backend. PostgreSQL uses a fresh database on the server named by
+    /// SWITCHBOARD_TEST_POSTGRES_URL, dropped afterwards.
+    #[arg(long, value_enum, default_value = "sqlite")]
+    backend: BackendArg,
+}
+
+const PAGE: &str = "1000000001";
+const SECRET: &str = "bench-app-secret";
+const TOKEN: &str = "bench-page-token";
+
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let db = match args.backend {
+        BackendArg::Sqlite => TestDatabase::sqlite(),
+        BackendArg::Postgres => TestDatabase::postgres()
+            .await
+            .context("set SWITCHBOARD_TEST_POSTGRES_URL")?,
+    };
+    let emulator = Emulator::start(EmulatorConfig::default()).await?;
+    let mut config = ServerConfig::new(db.url.clone(), SocketAddr::from(([127, 0, 0, 1], 0)));
+    config.graph_api_url = emulator.graph_api_url();
+    let server = Server::start(config).await?;
+    let channel = server
+        .store
+        .create_channel(NewChannel {
+            name: "bench".into(),
+            external_id: PAGE.into(),
+            settings: ChannelSettings::Messenger(MessengerSettings {
+                page_id: PAGE.into(),
+                page_access_token: TOKEN.into(),
+                app_secret: SECRET.into(),
+                verify_token: "v".into(),
+            }),
+            default_reply: Some("Thanks! We will answer soon.".into()),
+        })
+        .await?;
+    let url = format!("{}/webhooks/messenger/{}", server.base_url(), channel.id);
+    emulator.add_page(PageSpec::new(PAGE, TOKEN, SECRET).with_webhook(&url));
+    let psids: Vec<String> = (0..args.contacts.max(1))
+        .map(|i| format!("{}", 7_000_000_000_000_000u64 + i as u64))
+        .collect();
+    for psid in &psids {
+        emulator.messenger_register_user(PAGE, psid);
+    }
+
+    println!(
+        "bench: {} events, {} in flight, {} contacts, backend {}",
+        args.events,
+        args.concurrency,
+        psids.len(),
+        server.store.backend().as_str()
+    );
+    let requests: Arc<Vec<(Vec<u8>, String)>> = Arc::new(
+        (0..args.events)
+            .map(|i| signed(i, &psids[i % psids.len()]))
+            .collect(),
+    );
+
+    let http = switchboard_channels::http_client();
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..args.concurrency.max(1) {
+        let (http, url, requests, next) =
+            (http.clone(), url.clone(), requests.clone(), next.clone());
+        workers.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut failures = 0usize;
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some((body, signature)) = requests.get(i) else {
+                    break;
+                };
+                let t = Instant::now();
+                let ok = http
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .header("x-hub-signature-256", signature)
+                    .body(body.clone())
+                    .send()
+                    .await
+                    .map(|r| r.status().is_success())
+                    .unwrap_or(false);
+                latencies.push(t.elapsed());
+                failures += usize::from(!ok);
+            }
+            (latencies, failures)
+        }));
+    }
+    let mut latencies = Vec::with_capacity(args.events);
+    let mut failures = 0;
+    for w in workers {
+        let (l, f) = w.await?;
+        latencies.extend(l);
+        failures += f;
+    }
+    let acked = started.elapsed();
+    let replies = emulator
+        .wait_for_calls(
+            Platform::Messenger,
+            "messages",
+            args.events,
+            Duration::from_secs(300),
+        )
+        .await
+        .len();
+    let replied = started.elapsed();
+
+    latencies.sort();
+    let pct = |p: f64| {
+        latencies
+            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
+    let stored = server.store.count_events(ChannelId(channel.id.0)).await?;
+    println!(
+        "acknowledged (stored): {:>9.0} events/s  ({} in {:.2} s, {} non-2xx)",
+        args.events as f64 / acked.as_secs_f64(),
+        args.events,
+        acked.as_secs_f64(),
+        failures
+    );
+    println!(
+        "stored and replied:    {:>9.0} events/s  ({} replies by {:.2} s)",
+        replies as f64 / replied.as_secs_f64(),
+        replies,
+        replied.as_secs_f64()
+    );
+    println!(
+        "ack latency:           p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        ms(pct(0.50)),
+        ms(pct(0.99)),
+        ms(latencies.last().copied().unwrap_or_default())
+    );
+    println!("events stored: {stored}, replies at the emulator: {replies}");
+    server.shutdown().await;
+    emulator.shutdown();
+    if stored != args.events as i64 || replies != args.events || failures > 0 {
+        bail!("not every event was stored and answered exactly once");
+    }
+    drop(db);
+    Ok(())
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// One webhook body and its `X-Hub-Signature-256` header, as Meta would send it.
+fn signed(i: usize, psid: &str) -> (Vec<u8>, String) {
+    let now = switchboard_domain::Millis::now().0;
+    let body = serde_json::to_vec(
+        &json!({"object": "page", "entry": [{"id": PAGE, "time": now, "messaging": [{
+        "sender": {"id": psid}, "recipient": {"id": PAGE}, "timestamp": now,
+        "message": {"mid": format!("m_bench_{i}"), "text": "Hello! Is this still available?"}}]}]}),
+    )
+    .unwrap_or_default();
+    let mut mac =
+        hmac::Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).expect("any key length");
+    mac.update(&body);
+    let signature = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    (body, signature)
+}

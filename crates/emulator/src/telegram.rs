@@ -1,0 +1,687 @@
+//! The Bot API subset: `/bot<token>/<method>`, method names case-insensitive,
+//! parameters from query, urlencoded form, JSON or multipart.
+
+use std::sync::Arc;
+
+use axum::response::Response;
+use serde_json::{Map, Value, json};
+
+use crate::Platform;
+use crate::params::{self, Mode, get_bool, get_i64, get_json, get_str};
+use crate::server::{ApiRequest, FaultOutcome, apply_faults, drop_connection, finish};
+use crate::state::{
+    ALNUM, Bot, BotState, CHAT_BURST, CHAT_RATE, GLOBAL_BURST, GLOBAL_RATE, Inner, RECENT_PER_CHAT,
+    SentMessage, random_string,
+};
+use crate::telegram_format::visible_text;
+use crate::telegram_updates;
+
+/// Canonical spelling of every method the emulator implements.
+const METHODS: &[&str] = &[
+    "getMe",
+    "sendMessage",
+    "sendPhoto",
+    "sendVideo",
+    "sendAudio",
+    "sendDocument",
+    "sendVoice",
+    "sendChatAction",
+    "answerCallbackQuery",
+    "editMessageText",
+    "deleteMessage",
+    "setWebhook",
+    "deleteWebhook",
+    "getWebhookInfo",
+    "getUpdates",
+    "setMyCommands",
+    "getMyCommands",
+    "deleteMyCommands",
+];
+
+const CHAT_ACTIONS: &[&str] = &[
+    "typing",
+    "upload_photo",
+    "record_video",
+    "upload_video",
+    "record_voice",
+    "upload_voice",
+    "upload_document",
+    "choose_sticker",
+    "find_location",
+    "record_video_note",
+    "upload_video_note",
+];
+
+/// A Bot API error: HTTP status = `code`.
+#[derive(Debug, Clone)]
+pub(crate) struct TgErr {
+    pub code: i64,
+    pub description: String,
+    pub retry_after: Option<u64>,
+}
+
+impl TgErr {
+    pub fn new(code: i64, description: impl Into<String>) -> Self {
+        TgErr {
+            code,
+            description: description.into(),
+            retry_after: None,
+        }
+    }
+
+    /// 400 with the `Bad Request: ` prefix.
+    pub fn bad(what: impl std::fmt::Display) -> Self {
+        TgErr::new(400, format!("Bad Request: {what}"))
+    }
+}
+
+pub(crate) fn error_body(code: i64, description: &str, retry_after: Option<u64>) -> Value {
+    let mut v = json!({ "ok": false, "error_code": code, "description": description });
+    if let Some(s) = retry_after {
+        v["parameters"] = json!({ "retry_after": s });
+    }
+    v
+}
+
+pub(crate) fn ok(result: Value) -> Value {
+    json!({ "ok": true, "result": result })
+}
+
+type R = Result<Value, TgErr>;
+
+pub(crate) async fn handle(inner: &Arc<Inner>, req: ApiRequest) -> Response {
+    let rest = &req.path["/bot".len()..];
+    let (token, raw_method) = match rest.split_once('/') {
+        Some((t, m)) => (params::percent_decode(t), m.trim_end_matches('/')),
+        None => (params::percent_decode(rest), ""),
+    };
+    let canonical = METHODS
+        .iter()
+        .copied()
+        .find(|m| m.eq_ignore_ascii_case(raw_method));
+    let method = canonical.map_or_else(|| raw_method.to_owned(), str::to_owned);
+    let parsed = params::parse(
+        req.query.as_deref(),
+        req.content_type.as_deref(),
+        &req.body,
+        Mode::Telegram,
+    );
+    let raw_request = |parsed: Result<Map<String, Value>, String>| match parsed {
+        Ok(p) => Value::Object(p),
+        Err(_) => json!({ "raw_body": String::from_utf8_lossy(&req.body) }),
+    };
+    let fail = |parsed, status: u16, body: Value| {
+        finish(
+            inner,
+            Platform::Telegram,
+            method.clone(),
+            token.clone(),
+            raw_request(parsed),
+            status,
+            body,
+        )
+    };
+
+    let Some(bot) = inner.bot(&token) else {
+        return fail(parsed, 401, error_body(401, "Unauthorized", None));
+    };
+    let Some(canonical) = canonical else {
+        let desc = if raw_method.is_empty() {
+            "Not Found"
+        } else {
+            "Not Found: method not found"
+        };
+        return fail(parsed, 404, error_body(404, desc, None));
+    };
+    match apply_faults(inner, Platform::Telegram, canonical).await {
+        FaultOutcome::Proceed => {}
+        FaultOutcome::Respond(status, body) => return fail(parsed, status, body),
+        FaultOutcome::Drop => {
+            let request = raw_request(parsed);
+            return drop_connection(inner, Platform::Telegram, method, token, request, req.kill)
+                .await;
+        }
+    }
+    let result = match &parsed {
+        Err(_) => Err(TgErr::bad("can't parse JSON encoded request")),
+        Ok(p) => dispatch(inner, &bot, canonical, p).await,
+    };
+    let (status, body) = match result {
+        Ok(body) => (200, body),
+        Err(e) => (
+            u16::try_from(e.code).unwrap_or(500),
+            error_body(e.code, &e.description, e.retry_after),
+        ),
+    };
+    let request = raw_request(parsed);
+    finish(
+        inner,
+        Platform::Telegram,
+        method,
+        token,
+        request,
+        status,
+        body,
+    )
+}
+
+async fn dispatch(inner: &Arc<Inner>, bot: &Arc<Bot>, method: &str, p: &Map<String, Value>) -> R {
+    match method {
+        "getMe" => Ok(ok(get_me(bot))),
+        "sendMessage" => send(inner, bot, p, Content::Text).map(ok),
+        "sendPhoto" => send(inner, bot, p, Content::Media("photo")).map(ok),
+        "sendVideo" => send(inner, bot, p, Content::Media("video")).map(ok),
+        "sendAudio" => send(inner, bot, p, Content::Media("audio")).map(ok),
+        "sendDocument" => send(inner, bot, p, Content::Media("document")).map(ok),
+        "sendVoice" => send(inner, bot, p, Content::Media("voice")).map(ok),
+        "sendChatAction" => chat_action(bot, p).map(ok),
+        "answerCallbackQuery" => answer_callback(bot, p).map(ok),
+        "editMessageText" => edit_text(inner, bot, p).map(ok),
+        "deleteMessage" => delete_message(bot, p).map(ok),
+        "setWebhook" => telegram_updates::set_webhook(inner, bot, p),
+        "deleteWebhook" => Ok(telegram_updates::delete_webhook(bot, p)),
+        "getWebhookInfo" => Ok(telegram_updates::webhook_info_ok(inner, bot)),
+        "getUpdates" => telegram_updates::get_updates(inner, bot, p).await.map(ok),
+        "setMyCommands" => set_commands(bot, p).map(ok),
+        "getMyCommands" => Ok(ok(bot.lock().commands.clone())),
+        "deleteMyCommands" => {
+            bot.lock().commands = Value::Array(Vec::new());
+            Ok(ok(Value::Bool(true)))
+        }
+        _ => Err(TgErr::new(404, "Not Found: method not found")),
+    }
+}
+
+fn get_me(bot: &Bot) -> Value {
+    json!({
+        "id": bot.bot_id,
+        "is_bot": true,
+        "first_name": bot.spec.first_name,
+        "username": bot.spec.username,
+        "can_join_groups": true,
+        "can_read_all_group_messages": false,
+        "supports_inline_queries": false,
+        "can_connect_to_business": false,
+        "has_main_web_app": false,
+    })
+}
+
+enum Content {
+    Text,
+    /// The parameter name (`photo`, `video`, ...), also the Message field.
+    Media(&'static str),
+}
+
+fn chat_id(p: &Map<String, Value>) -> Result<i64, TgErr> {
+    match get_i64(p, "chat_id") {
+        None => Err(TgErr::bad("chat_id is empty")),
+        Some(Ok(id)) => Ok(id),
+        // `@channelusername` and garbage: no such chat in the emulator.
+        Some(Err(())) => Err(TgErr::bad("chat not found")),
+    }
+}
+
+/// Text after parse_mode handling and trimming, checked against `max`.
+fn visible(p: &Map<String, Value>, key: &str, max: usize, empty_ok: bool) -> Result<String, TgErr> {
+    let raw = get_str(p, key).unwrap_or_default();
+    let mode = get_str(p, "parse_mode");
+    let text = visible_text(&raw, mode.as_deref()).map_err(|d| TgErr::new(400, d))?;
+    // Telegram strips surrounding whitespace before checking emptiness.
+    let text = text.trim().to_owned();
+    if text.is_empty() && !empty_ok {
+        return Err(TgErr::bad("message text is empty"));
+    }
+    if text.chars().count() > max {
+        return Err(TgErr::bad(if key == "caption" {
+            "message caption is too long"
+        } else {
+            "message is too long"
+        }));
+    }
+    Ok(text)
+}
+
+const INLINE_ACTIONS: &[&str] = &[
+    "url",
+    "callback_data",
+    "web_app",
+    "login_url",
+    "switch_inline_query",
+    "switch_inline_query_current_chat",
+    "switch_inline_query_chosen_chat",
+    "copy_text",
+    "callback_game",
+    "pay",
+];
+
+fn reply_markup(p: &Map<String, Value>) -> Result<Option<Value>, TgErr> {
+    let markup = match get_json(p, "reply_markup") {
+        None => return Ok(None),
+        Some(Err(())) => return Err(TgErr::bad("can't parse reply keyboard markup JSON object")),
+        Some(Ok(v)) => v,
+    };
+    let Some(obj) = markup.as_object() else {
+        return Err(TgErr::bad("can't parse reply keyboard markup JSON object"));
+    };
+    if let Some(rows) = obj.get("inline_keyboard") {
+        let rows = rows.as_array().ok_or_else(|| {
+            TgErr::bad(
+                "can't parse inline keyboard button: field \"inline_keyboard\" must be an Array",
+            )
+        })?;
+        let mut total = 0;
+        for row in rows {
+            let row = row.as_array().ok_or_else(|| {
+                TgErr::bad(
+                    "can't parse inline keyboard button: InlineKeyboardButton row must be an Array",
+                )
+            })?;
+            for b in row {
+                total += 1;
+                validate_inline_button(b)?;
+            }
+        }
+        if total > 100 {
+            return Err(TgErr::bad("reply markup is too long"));
+        }
+        return Ok(Some(markup));
+    }
+    if let Some(rows) = obj.get("keyboard") {
+        let ok = rows.as_array().is_some_and(|rows| {
+            rows.iter().all(|r| {
+                r.as_array().is_some_and(|r| {
+                    r.iter()
+                        .all(|b| b.is_string() || b.get("text").is_some_and(Value::is_string))
+                })
+            })
+        });
+        if !ok {
+            return Err(TgErr::bad(
+                "can't parse keyboard button: field \"text\" must be of type String",
+            ));
+        }
+        return Ok(Some(markup));
+    }
+    if obj.get("remove_keyboard").and_then(Value::as_bool) == Some(true)
+        || obj.get("force_reply").and_then(Value::as_bool) == Some(true)
+    {
+        return Ok(Some(markup));
+    }
+    Err(TgErr::bad("can't parse reply keyboard markup JSON object"))
+}
+
+fn validate_inline_button(b: &Value) -> Result<(), TgErr> {
+    if !b.get("text").is_some_and(Value::is_string) {
+        return Err(TgErr::bad(
+            "can't parse inline keyboard button: Field \"text\" must be of type String",
+        ));
+    }
+    let actions: Vec<&str> = INLINE_ACTIONS
+        .iter()
+        .copied()
+        .filter(|k| b.get(*k).is_some())
+        .collect();
+    match actions.as_slice() {
+        [] => Err(TgErr::bad(
+            "can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard",
+        )),
+        ["callback_data"] => match b.get("callback_data") {
+            Some(Value::String(s)) if (1..=64).contains(&s.len()) => Ok(()),
+            _ => Err(TgErr::bad("BUTTON_DATA_INVALID")),
+        },
+        ["url"] => match b.get("url").and_then(Value::as_str) {
+            Some(u)
+                if u.starts_with("http://")
+                    || u.starts_with("https://")
+                    || u.starts_with("tg://") =>
+            {
+                Ok(())
+            }
+            _ => Err(TgErr::bad("BUTTON_URL_INVALID")),
+        },
+        ["copy_text"] => match b
+            .get("copy_text")
+            .and_then(|c| c.get("text"))
+            .and_then(Value::as_str)
+        {
+            Some(t) if (1..=256).contains(&t.chars().count()) => Ok(()),
+            _ => Err(TgErr::bad(
+                "can't parse inline keyboard button: copy_text must have text of 1-256 characters",
+            )),
+        },
+        [_] => Ok(()),
+        _ => Err(TgErr::bad(
+            "can't parse inline keyboard button: exactly one of the optional fields must be used",
+        )),
+    }
+}
+
+fn new_file_id(st: &mut BotState, kind: &str) -> (String, String) {
+    st.file_seq += 1;
+    let prefix = match kind {
+        "photo" => "AgACAgIAAxkBAAI",
+        "video" => "BAACAgIAAxkBAAI",
+        "audio" => "CQACAgIAAxkBAAI",
+        "voice" => "AwACAgIAAxkBAAI",
+        _ => "BQACAgIAAxkBAAI",
+    };
+    (
+        format!("{prefix}{}{}", st.file_seq, random_string(40, ALNUM)),
+        format!("AQAD{}", random_string(12, ALNUM)),
+    )
+}
+
+/// The Message field for a sent file. Reusing a file_id echoes it; a URL or an
+/// upload gets a fresh id.
+fn media_object(st: &mut BotState, kind: &str, source: &Value, p: &Map<String, Value>) -> Value {
+    let (file_id, unique) = match source.as_str() {
+        Some(s)
+            if !(s.starts_with("http://")
+                || s.starts_with("https://")
+                || s.starts_with("attach://")) =>
+        {
+            (s.to_owned(), format!("AQAD{}", random_string(12, ALNUM)))
+        }
+        _ => new_file_id(st, kind),
+    };
+    let size = source.get("size").and_then(Value::as_u64).unwrap_or(48_213);
+    let file_name = source
+        .get("filename")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .or_else(|| {
+            source
+                .as_str()
+                .and_then(|s| s.rsplit('/').next())
+                .filter(|n| n.contains('.'))
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| "file.bin".to_owned());
+    let num = |k: &str, d: i64| get_i64(p, k).and_then(Result::ok).unwrap_or(d);
+    match kind {
+        "photo" => Value::Array(
+            [(90, 67), (320, 240), (800, 600)]
+                .iter()
+                .enumerate()
+                .map(|(i, (w, h))| {
+                    json!({
+                        "file_id": format!("{file_id}{}", ["", "-m", "-x"][i]),
+                        "file_unique_id": format!("{unique}{i}"),
+                        "file_size": size / (4 - i as u64),
+                        "width": w,
+                        "height": h,
+                    })
+                })
+                .collect(),
+        ),
+        "video" => json!({
+            "file_id": file_id, "file_unique_id": unique, "file_size": size,
+            "width": num("width", 1280), "height": num("height", 720), "duration": num("duration", 10),
+            "mime_type": "video/mp4", "file_name": file_name,
+        }),
+        "audio" => {
+            let mut a = json!({
+                "file_id": file_id, "file_unique_id": unique, "file_size": size,
+                "duration": num("duration", 30), "mime_type": "audio/mpeg", "file_name": file_name,
+            });
+            for k in ["title", "performer"] {
+                if let Some(v) = get_str(p, k) {
+                    a[k] = Value::String(v);
+                }
+            }
+            a
+        }
+        "voice" => json!({
+            "file_id": file_id, "file_unique_id": unique, "file_size": size,
+            "duration": num("duration", 3), "mime_type": "audio/ogg",
+        }),
+        _ => json!({
+            "file_id": file_id, "file_unique_id": unique, "file_size": size,
+            "file_name": file_name,
+            "mime_type": source.get("content_type").and_then(Value::as_str).unwrap_or("application/octet-stream"),
+        }),
+    }
+}
+
+fn send(inner: &Inner, bot: &Bot, p: &Map<String, Value>, content: Content) -> R {
+    let chat_id = chat_id(p)?;
+    // Parameters are validated before the chat is resolved, as the real
+    // server parses the whole request first.
+    let markup = reply_markup(p)?;
+    let (text, media) = match content {
+        Content::Text => (Some(visible(p, "text", 4096, false)?), None),
+        Content::Media(kind) => {
+            let source = match p.get(kind) {
+                Some(Value::String(s)) if !s.trim().is_empty() => {
+                    Value::String(s.trim().to_owned())
+                }
+                Some(v) if params::is_upload(v) => v.clone(),
+                _ => {
+                    return Err(TgErr::bad(format_args!(
+                        "there is no {kind} in the request"
+                    )));
+                }
+            };
+            let caption = visible(p, "caption", 1024, true)?;
+            (
+                Some(caption).filter(|c| !c.is_empty()),
+                Some((kind, source)),
+            )
+        }
+    };
+    let paid = get_bool(p, "allow_paid_broadcast");
+    let now = inner.clock.now_ms();
+    let mut guard = bot.lock();
+    let st = &mut *guard;
+    let chat = st
+        .chats
+        .get_mut(&chat_id)
+        .ok_or_else(|| TgErr::bad("chat not found"))?;
+    if chat.blocked {
+        return Err(TgErr::new(403, "Forbidden: bot was blocked by the user"));
+    }
+    if inner.config.telegram_rate_limits && !paid {
+        chat.bucket.refill(CHAT_BURST, CHAT_RATE, now);
+        st.global_bucket.refill(GLOBAL_BURST, GLOBAL_RATE, now);
+        let wait = chat
+            .bucket
+            .wait_secs(CHAT_RATE)
+            .max(st.global_bucket.wait_secs(GLOBAL_RATE));
+        if wait > 0 {
+            return Err(TgErr {
+                code: 429,
+                description: format!("Too Many Requests: retry after {wait}"),
+                retry_after: Some(wait),
+            });
+        }
+        chat.bucket.take();
+        st.global_bucket.take();
+    }
+    let message_id = chat.take_message_id();
+    let mut msg = json!({
+        "message_id": message_id,
+        "from": bot.user_json(),
+        "chat": chat.chat_json(),
+        "date": now / 1000,
+    });
+    match (media, text) {
+        (None, Some(t)) => msg["text"] = Value::String(t),
+        (Some((kind, source)), caption) => {
+            // Split borrow: the chat is done with; file ids come from `st`.
+            let obj = media_object(st, kind, &source, p);
+            msg[kind] = obj;
+            if let Some(c) = caption {
+                msg["caption"] = Value::String(c);
+            }
+        }
+        (None, None) => {}
+    }
+    if let Some(m) = markup.filter(|m| m.get("inline_keyboard").is_some()) {
+        // Only inline keyboards are echoed back on the Message.
+        msg["reply_markup"] = m;
+    }
+    if let Some(chat) = st.chats.get_mut(&chat_id) {
+        if chat.recent.len() >= RECENT_PER_CHAT {
+            chat.recent.pop_front();
+        }
+        chat.recent.push_back(SentMessage {
+            message_id,
+            message: msg.clone(),
+        });
+    }
+    Ok(msg)
+}
+
+fn chat_action(bot: &Bot, p: &Map<String, Value>) -> R {
+    let chat_id = chat_id(p)?;
+    let action = get_str(p, "action").unwrap_or_default();
+    if !CHAT_ACTIONS.contains(&action.as_str()) {
+        return Err(TgErr::bad("wrong parameter action in request"));
+    }
+    let st = bot.lock();
+    let chat = st
+        .chats
+        .get(&chat_id)
+        .ok_or_else(|| TgErr::bad("chat not found"))?;
+    if chat.blocked {
+        return Err(TgErr::new(403, "Forbidden: bot was blocked by the user"));
+    }
+    Ok(Value::Bool(true))
+}
+
+fn answer_callback(bot: &Bot, p: &Map<String, Value>) -> R {
+    let id = get_str(p, "callback_query_id").unwrap_or_default();
+    if get_str(p, "text").is_some_and(|t| t.chars().count() > 200) {
+        return Err(TgErr::bad("MESSAGE_TOO_LONG"));
+    }
+    let mut st = bot.lock();
+    match st.callback_queries.get_mut(&id) {
+        Some(answered) if !*answered => {
+            *answered = true;
+            Ok(Value::Bool(true))
+        }
+        _ => Err(TgErr::bad(
+            "query is too old and response timeout expired or query ID is invalid",
+        )),
+    }
+}
+
+fn message_id_param(p: &Map<String, Value>) -> Result<i64, TgErr> {
+    match get_i64(p, "message_id") {
+        Some(Ok(id)) => Ok(id),
+        Some(Err(())) => Err(TgErr::bad("message_id is invalid")),
+        None => Err(TgErr::bad("message_id is empty")),
+    }
+}
+
+fn edit_text(inner: &Inner, bot: &Bot, p: &Map<String, Value>) -> R {
+    if get_str(p, "inline_message_id").is_some() {
+        return Err(TgErr::bad("MESSAGE_ID_INVALID"));
+    }
+    let chat_id = chat_id(p)?;
+    let message_id = message_id_param(p)?;
+    let text = visible(p, "text", 4096, false)?;
+    let markup = reply_markup(p)?;
+    let now = inner.clock.now_ms();
+    let mut st = bot.lock();
+    let chat = st
+        .chats
+        .get_mut(&chat_id)
+        .ok_or_else(|| TgErr::bad("chat not found"))?;
+    if chat.blocked {
+        return Err(TgErr::new(403, "Forbidden: bot was blocked by the user"));
+    }
+    let sent = chat
+        .recent
+        .iter_mut()
+        .find(|m| m.message_id == message_id)
+        .ok_or_else(|| TgErr::bad("message to edit not found"))?;
+    let msg = &mut sent.message;
+    if msg.get("text").is_none() {
+        return Err(TgErr::bad("there is no text in the message to edit"));
+    }
+    if msg.get("text").and_then(Value::as_str) == Some(text.as_str())
+        && msg.get("reply_markup") == markup.as_ref()
+    {
+        return Err(TgErr::bad(
+            "message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message",
+        ));
+    }
+    msg["text"] = Value::String(text);
+    msg["edit_date"] = json!(now / 1000);
+    match markup.filter(|m| m.get("inline_keyboard").is_some()) {
+        Some(m) => msg["reply_markup"] = m,
+        None => {
+            if let Some(o) = msg.as_object_mut() {
+                o.remove("reply_markup");
+            }
+        }
+    }
+    Ok(msg.clone())
+}
+
+fn delete_message(bot: &Bot, p: &Map<String, Value>) -> R {
+    let chat_id = chat_id(p)?;
+    let message_id = message_id_param(p)?;
+    let mut st = bot.lock();
+    let chat = st
+        .chats
+        .get_mut(&chat_id)
+        .ok_or_else(|| TgErr::bad("chat not found"))?;
+    let before = chat.recent.len();
+    chat.recent.retain(|m| m.message_id != message_id);
+    if chat.recent.len() == before {
+        return Err(TgErr::bad("message to delete not found"));
+    }
+    Ok(Value::Bool(true))
+}
+
+fn set_commands(bot: &Bot, p: &Map<String, Value>) -> R {
+    let commands = match get_json(p, "commands") {
+        Some(Ok(Value::Array(a))) => a,
+        _ => return Err(TgErr::bad("can't parse commands JSON object")),
+    };
+    if commands.len() > 100 {
+        return Err(TgErr::bad("too many commands"));
+    }
+    for c in &commands {
+        let name = c.get("command").and_then(Value::as_str).unwrap_or("");
+        let desc = c.get("description").and_then(Value::as_str).unwrap_or("");
+        let name_ok = (1..=32).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if !name_ok {
+            return Err(TgErr::bad("BOT_COMMAND_INVALID"));
+        }
+        if !(1..=256).contains(&desc.chars().count()) {
+            return Err(TgErr::bad("command description must be non-empty"));
+        }
+    }
+    bot.lock().commands = Value::Array(commands);
+    Ok(Value::Bool(true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn markup(v: Value) -> Result<Option<Value>, TgErr> {
+        let mut p = Map::new();
+        p.insert("reply_markup".into(), Value::String(v.to_string()));
+        reply_markup(&p)
+    }
+
+    #[test]
+    fn inline_buttons() {
+        let kb = |data: &str| json!({"inline_keyboard": [[{"text": "x", "callback_data": data}]]});
+        assert!(markup(kb(&"a".repeat(64))).is_ok());
+        let e = markup(kb(&"a".repeat(65))).expect_err("65 bytes");
+        assert_eq!(e.description, "Bad Request: BUTTON_DATA_INVALID");
+        // 22 three-byte characters = 66 bytes although only 22 chars.
+        assert!(markup(kb(&"€".repeat(22))).is_err());
+        assert!(markup(kb("")).is_err());
+        assert!(markup(json!({"inline_keyboard": [[{"text": "x"}]]})).is_err());
+        assert!(markup(json!({"remove_keyboard": true})).is_ok());
+    }
+}

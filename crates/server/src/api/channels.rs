@@ -1,0 +1,216 @@
+//! `POST/GET /api/v1/channels`.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use switchboard_domain::{
+    ChannelId, ChannelKind, ChannelSettings, MessageText, MessengerSettings, Millis,
+    TelegramReceiveMode, TelegramSettings,
+};
+use switchboard_storage::{ChannelRecord, NewChannel};
+
+use super::parse_json;
+use crate::app::AppState;
+use crate::auth::Admin;
+use crate::error::{ApiError, ApiResult};
+use crate::webhooks::webhook_path;
+
+#[derive(Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum CreateChannel {
+    Messenger {
+        name: String,
+        page_id: String,
+        page_access_token: String,
+        app_secret: String,
+        verify_token: String,
+        #[serde(default)]
+        default_reply: Option<String>,
+    },
+    Telegram {
+        name: String,
+        bot_token: String,
+        secret_token: String,
+        #[serde(default)]
+        default_reply: Option<String>,
+        #[serde(default)]
+        receive: TelegramReceiveMode,
+    },
+}
+
+/// What the API shows of a channel: never a token or secret.
+#[derive(Serialize)]
+pub struct ChannelView {
+    pub id: ChannelId,
+    pub kind: ChannelKind,
+    pub name: String,
+    /// Page id or bot id.
+    pub external_id: String,
+    pub webhook_path: String,
+    pub default_reply: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub receive: Option<TelegramReceiveMode>,
+    pub created_at: Millis,
+}
+
+impl From<&ChannelRecord> for ChannelView {
+    fn from(r: &ChannelRecord) -> Self {
+        ChannelView {
+            id: r.id,
+            kind: r.kind,
+            name: r.name.clone(),
+            external_id: r.external_id.clone(),
+            webhook_path: webhook_path(r.kind, r.id),
+            default_reply: r.default_reply.clone(),
+            receive: match &r.settings {
+                ChannelSettings::Telegram(t) => Some(t.receive),
+                ChannelSettings::Messenger(_) => None,
+            },
+            created_at: r.created_at,
+        }
+    }
+}
+
+pub async fn create(
+    _: Admin,
+    State(state): State<AppState>,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<ChannelView>)> {
+    let new = validate(parse_json(&body)?)?;
+    let record = state.store.create_channel(new).await.map_err(|e| match e {
+        switchboard_storage::StoreError::Conflict(_) => {
+            ApiError::Conflict("this page or bot is already connected".into())
+        }
+        other => other.into(),
+    })?;
+    tracing::info!(channel = %record.id, kind = record.kind.as_str(), "channel connected");
+    let live = state.registry.insert(record);
+    state.channel_added(&live).await;
+    Ok((StatusCode::CREATED, Json(ChannelView::from(&live.record))))
+}
+
+pub async fn list(_: Admin, State(state): State<AppState>) -> ApiResult<Json<Vec<ChannelView>>> {
+    let channels = state.store.list_channels().await?;
+    Ok(Json(channels.iter().map(ChannelView::from).collect()))
+}
+
+fn validate(req: CreateChannel) -> ApiResult<NewChannel> {
+    match req {
+        CreateChannel::Messenger {
+            name,
+            page_id,
+            page_access_token,
+            app_secret,
+            verify_token,
+            default_reply,
+        } => {
+            if page_id.is_empty() || !page_id.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(invalid("page_id", "a page id is a string of digits"));
+            }
+            Ok(NewChannel {
+                name: channel_name(name)?,
+                external_id: page_id.clone(),
+                default_reply: reply_text(default_reply, ChannelKind::Messenger)?,
+                settings: ChannelSettings::Messenger(MessengerSettings {
+                    page_id,
+                    page_access_token: required("page_access_token", page_access_token)?,
+                    app_secret: required("app_secret", app_secret)?,
+                    verify_token: required("verify_token", verify_token)?,
+                }),
+            })
+        }
+        CreateChannel::Telegram {
+            name,
+            bot_token,
+            secret_token,
+            default_reply,
+            receive,
+        } => {
+            let bot_id = bot_id(&bot_token).ok_or_else(|| {
+                invalid(
+                    "bot_token",
+                    "expected <bot id>:<secret> as given by @BotFather",
+                )
+            })?;
+            let secret_ok = (1..=256).contains(&secret_token.len())
+                && secret_token
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            if !secret_ok {
+                return Err(invalid(
+                    "secret_token",
+                    "1 to 256 characters of A-Z, a-z, 0-9, _ and -",
+                ));
+            }
+            Ok(NewChannel {
+                name: channel_name(name)?,
+                external_id: bot_id,
+                default_reply: reply_text(default_reply, ChannelKind::Telegram)?,
+                settings: ChannelSettings::Telegram(TelegramSettings {
+                    bot_token,
+                    secret_token,
+                    receive,
+                }),
+            })
+        }
+    }
+}
+
+fn invalid(field: &'static str, message: &str) -> ApiError {
+    ApiError::Invalid {
+        field,
+        message: message.to_owned(),
+    }
+}
+
+fn required(field: &'static str, value: String) -> ApiResult<String> {
+    if value.trim().is_empty() {
+        Err(invalid(field, "must not be empty"))
+    } else {
+        Ok(value)
+    }
+}
+
+fn channel_name(name: String) -> ApiResult<String> {
+    let name = name.trim().to_owned();
+    match name.chars().count() {
+        0 => Err(invalid("name", "must not be empty")),
+        1..=100 => Ok(name),
+        _ => Err(invalid("name", "at most 100 characters")),
+    }
+}
+
+fn reply_text(text: Option<String>, kind: ChannelKind) -> ApiResult<Option<String>> {
+    text.map(|t| {
+        MessageText::parse(&t, kind)
+            .map(MessageText::into_string)
+            .map_err(|e| invalid("default_reply", &e.to_string()))
+    })
+    .transpose()
+}
+
+/// The numeric bot id in front of the colon of a bot token.
+fn bot_id(token: &str) -> Option<String> {
+    let (id, secret) = token.split_once(':')?;
+    let id_ok = !id.is_empty() && id.len() <= 20 && id.bytes().all(|b| b.is_ascii_digit());
+    let secret_ok = !secret.is_empty()
+        && secret
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    (id_ok && secret_ok).then(|| id.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bot_tokens_are_parsed_for_their_id() {
+        assert_eq!(bot_id("123456:ABC-def_1").as_deref(), Some("123456"));
+        assert_eq!(bot_id("abc:def"), None);
+        assert_eq!(bot_id("123456"), None);
+        assert_eq!(bot_id("123:bad token"), None);
+    }
+}

@@ -1,0 +1,21 @@
+//! The JSON API under `/api/v1`. Every handler takes an [`Admin`](crate::auth::Admin) (or, later,
+//! another role) extractor: no route is reachable without a role check.
+
+pub mod channels;
+pub mod inbox;
+
+use axum::body::Bytes;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// Parses a JSON body: malformed JSON is a 400, well-formed JSON of the wrong shape a 422.
+pub(crate) fn parse_json<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => ApiError::Invalid {
+            field: "body",
+            message: e.to_string(),
+        },
+        _ => ApiError::BadRequest(format!("invalid JSON: {e}")),
+    })
+}

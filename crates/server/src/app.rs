@@ -1,0 +1,241 @@
+//! Wiring: state, router, background tasks, start and stop.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use switchboard_domain::{ChannelId, ChannelSettings, TelegramReceiveMode};
+use switchboard_storage::{RetryPolicy, Store, StoreOptions};
+use tokio::sync::{Notify, oneshot};
+use tokio::task::{JoinHandle, JoinSet};
+
+use crate::config::ServerConfig;
+use crate::dispatcher::Dispatcher;
+use crate::error::ApiError;
+use crate::ingest::IngestHandle;
+use crate::registry::{ChannelRegistry, LiveChannel, PlatformClient};
+use crate::webhooks::{self, webhook_path};
+use crate::{api, polling};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub registry: ChannelRegistry,
+    pub ingest: IngestHandle,
+    pub config: Arc<ServerConfig>,
+    pub admin_token_digest: Option<[u8; 32]>,
+    pollers: Arc<Mutex<HashMap<ChannelId, JoinHandle<()>>>>,
+}
+
+impl AppState {
+    /// Brings a newly connected channel to life: Telegram bots get their webhook registered
+    /// (when this server knows its public URL) or a poller.
+    pub async fn channel_added(&self, channel: &Arc<LiveChannel>) {
+        let (ChannelSettings::Telegram(settings), PlatformClient::Telegram(client)) =
+            (&channel.record.settings, &channel.client)
+        else {
+            return;
+        };
+        match settings.receive {
+            TelegramReceiveMode::Polling => {
+                let handle = polling::start(self.clone(), channel.clone());
+                if let Some(old) = self
+                    .pollers
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(channel.record.id, handle)
+                {
+                    old.abort();
+                }
+            }
+            TelegramReceiveMode::Webhook => {
+                if let Some(public) = &self.config.public_url {
+                    let url = format!(
+                        "{}{}",
+                        public.trim_end_matches('/'),
+                        webhook_path(channel.record.kind, channel.record.id)
+                    );
+                    if let Err(e) = client.set_webhook(&url, Some(&settings.secret_token)).await {
+                        tracing::warn!(channel = %channel.record.id, error = %e, "setWebhook failed; register it by hand");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A path id that is not a number is simply a resource that does not exist.
+pub struct Id(pub i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for Id {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path(id) = Path::<i64>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::NotFound)?;
+        Ok(Id(id))
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route(
+            "/webhooks/messenger/{id}",
+            get(webhooks::messenger::verify).post(webhooks::messenger::receive),
+        )
+        .route("/webhooks/telegram/{id}", post(webhooks::telegram::receive))
+        .route(
+            "/api/v1/channels",
+            get(api::channels::list).post(api::channels::create),
+        )
+        .route("/api/v1/contacts", get(api::inbox::contacts))
+        .route("/api/v1/conversations", get(api::inbox::conversations))
+        .route(
+            "/api/v1/conversations/{id}/messages",
+            get(api::inbox::messages),
+        )
+        .fallback(|| async { ApiError::NotFound })
+        .with_state(state)
+}
+
+async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+    match tokio::time::timeout(Duration::from_secs(2), state.store.ping()).await {
+        Ok(Ok(())) => (StatusCode::OK, "ok"),
+        _ => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),
+    }
+}
+
+pub struct Server;
+
+/// A running server.
+pub struct ServerHandle {
+    pub addr: SocketAddr,
+    pub store: Store,
+    pub node_id: String,
+    shutdown: Option<oneshot::Sender<()>>,
+    serve: JoinHandle<std::io::Result<()>>,
+    background: JoinSet<()>,
+    pollers: Arc<Mutex<HashMap<ChannelId, JoinHandle<()>>>>,
+}
+
+impl ServerHandle {
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting requests, lets in-flight ones finish, stops background work.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.serve).await;
+        self.stop_background().await;
+    }
+
+    /// Runs until the HTTP server stops (e.g. on Ctrl-C via [`ServerHandle::shutdown`]).
+    pub async fn wait(mut self) -> std::io::Result<()> {
+        let result = (&mut self.serve).await.unwrap_or(Ok(()));
+        self.stop_background().await;
+        result
+    }
+
+    async fn stop_background(&mut self) {
+        self.background.shutdown().await;
+        for (_, p) in self
+            .pollers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain()
+        {
+            p.abort();
+        }
+        self.store.close().await;
+    }
+}
+
+impl Server {
+    /// Opens the database (migrating it), binds, and starts serving and dispatching.
+    pub async fn start(config: ServerConfig) -> anyhow::Result<ServerHandle> {
+        let store = Store::open(StoreOptions::new(config.database_url.clone())).await?;
+        let listener = tokio::net::TcpListener::bind(config.listen).await?;
+        let addr = listener.local_addr()?;
+        let node_id = config
+            .node_id
+            .clone()
+            .unwrap_or_else(|| format!("{}@{addr}", hostname()));
+        let http = switchboard_channels::http_client();
+        let registry = ChannelRegistry::new(
+            store.clone(),
+            http,
+            &config.graph_api_url,
+            &config.telegram_api_url,
+        );
+        let wake = Arc::new(Notify::new());
+        let shards = config.ingest_shards.unwrap_or(match store.backend() {
+            switchboard_storage::Backend::Sqlite => 1,
+            switchboard_storage::Backend::Postgres => 4,
+        });
+        let ingest =
+            IngestHandle::start(store.clone(), shards, config.ingest_timeout, wake.clone());
+        let state = AppState {
+            store: store.clone(),
+            registry: registry.clone(),
+            ingest,
+            admin_token_digest: config.admin_token.as_deref().map(crate::auth::token_digest),
+            config: Arc::new(config.clone()),
+            pollers: Arc::default(),
+        };
+        let dispatcher = Dispatcher {
+            store: store.clone(),
+            registry: registry.clone(),
+            node_id: node_id.clone().into(),
+            lease: config.outbox_lease,
+            retry: RetryPolicy::default(),
+            wake,
+        };
+        let background = dispatcher.start(config.reply_workers).await;
+        for record in store.list_channels().await? {
+            if matches!(&record.settings, ChannelSettings::Telegram(t) if t.receive == TelegramReceiveMode::Polling)
+            {
+                let live = registry.insert(record);
+                state.channel_added(&live).await;
+            }
+        }
+        let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
+        let app = router(state.clone());
+        let serve = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = shutdown_rx.await;
+                })
+                .await
+        });
+        tracing::info!(%addr, node = %node_id, backend = store.backend().as_str(), "switchboard listening");
+        Ok(ServerHandle {
+            addr,
+            store,
+            node_id,
+            shutdown: Some(shutdown_tx),
+            serve,
+            background,
+            pollers: state.pollers,
+        })
+    }
+}
+
+fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "node".into())
+}

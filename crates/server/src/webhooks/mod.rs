@@ -1,0 +1,62 @@
+//! Platform webhooks. Each handler: find the channel, check the platform's proof (signature or
+//! secret header) on the raw bytes, parse, plan replies, hand to the ingest writer, and answer
+//! 200 only after the commit (503 otherwise, so the platform retries).
+
+pub mod messenger;
+pub mod telegram;
+
+use axum::body::{Body, Bytes};
+use switchboard_domain::{ChannelId, ChannelKind, InboundEnvelope};
+use switchboard_storage::{IngestItem, IngestOutcome};
+
+use crate::app::AppState;
+use crate::automation::plan_replies;
+use crate::error::ApiError;
+use crate::registry::LiveChannel;
+use std::sync::Arc;
+
+/// Reads the body up to the configured limit; larger bodies are refused before anything else.
+pub(crate) async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| ApiError::PayloadTooLarge(limit))
+}
+
+/// Looks up a channel of the expected kind; anything else is a 404 (and says nothing more).
+pub(crate) async fn channel_of_kind(
+    state: &AppState,
+    id: i64,
+    kind: ChannelKind,
+) -> Result<Arc<LiveChannel>, ApiError> {
+    let channel = state.registry.get(ChannelId(id)).await?;
+    if channel.record.kind != kind {
+        return Err(ApiError::NotFound);
+    }
+    Ok(channel)
+}
+
+/// Plans replies and stores the events durably.
+pub(crate) async fn store_events(
+    state: &AppState,
+    channel: &LiveChannel,
+    envelopes: Vec<InboundEnvelope>,
+) -> Result<Vec<IngestOutcome>, ApiError> {
+    let items = envelopes
+        .into_iter()
+        .map(|envelope| IngestItem {
+            channel_id: channel.record.id,
+            replies: plan_replies(&channel.record, &envelope),
+            envelope,
+        })
+        .collect();
+    state
+        .ingest
+        .submit(items)
+        .await
+        .map_err(|_| ApiError::Unavailable)
+}
+
+/// The path a platform is told to call for a channel.
+pub fn webhook_path(kind: ChannelKind, id: ChannelId) -> String {
+    format!("/webhooks/{}/{}", kind.as_str(), id)
+}

@@ -1,0 +1,214 @@
+//! `spawn_app()`: the real server on a random port, wired to a fresh emulator and a fresh
+//! database of the chosen backend.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use switchboard_emulator::{BotSpec, Emulator, EmulatorConfig, EmulatorHandle, PageSpec, Platform};
+use switchboard_server::{Server, ServerConfig, ServerHandle};
+use switchboard_storage::testing::TestDatabase;
+
+pub const ADMIN_TOKEN: &str = "test-admin-token";
+pub const APP_SECRET: &str = "test-app-secret";
+pub const PAGE_TOKEN: &str = "test-page-token";
+pub const VERIFY_TOKEN: &str = "test-verify-token";
+pub const BOT_SECRET: &str = "test-secret_header-1";
+pub const DEFAULT_REPLY: &str = "Thanks for your message! We will answer soon.";
+
+pub struct TestApp {
+    pub server: ServerHandle,
+    pub emulator: EmulatorHandle,
+    pub http: reqwest::Client,
+    pub base: String,
+    // Dropped last: removes the database after the server has stopped using it.
+    pub db: TestDatabase,
+}
+
+/// A connected channel as the test sees it.
+pub struct Channel {
+    pub id: i64,
+    pub webhook_url: String,
+}
+
+pub async fn spawn_app(db: TestDatabase) -> TestApp {
+    spawn_app_with(db, |_| {}).await
+}
+
+pub async fn spawn_app_with(db: TestDatabase, tweak: impl FnOnce(&mut ServerConfig)) -> TestApp {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let emulator = Emulator::start(EmulatorConfig {
+        telegram_rate_limits: false,
+        ..Default::default()
+    })
+    .await
+    .expect("start emulator");
+    let mut config = ServerConfig::new(db.url.clone(), SocketAddr::from(([127, 0, 0, 1], 0)));
+    config.graph_api_url = emulator.graph_api_url();
+    config.telegram_api_url = emulator.telegram_api_url();
+    config.admin_token = Some(ADMIN_TOKEN.into());
+    tweak(&mut config);
+    let server = Server::start(config).await.expect("start server");
+    let base = server.base_url();
+    TestApp {
+        server,
+        emulator,
+        http: switchboard_channels::http_client(),
+        base,
+        db,
+    }
+}
+
+impl TestApp {
+    pub async fn post_api(&self, path: &str, body: Value) -> (u16, Value) {
+        let res = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(&body)
+            .send()
+            .await
+            .expect("api request");
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get_api(&self, path: &str) -> (u16, Value) {
+        let res = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .expect("api request");
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Connects a Messenger page through the API and points the emulator's webhook at it.
+    pub async fn connect_page(&self, page_id: &str) -> Channel {
+        let (status, body) = self
+            .post_api(
+                "/api/v1/channels",
+                json!({"kind": "messenger", "name": format!("Page {page_id}"), "page_id": page_id,
+                       "page_access_token": PAGE_TOKEN, "app_secret": APP_SECRET,
+                       "verify_token": VERIFY_TOKEN, "default_reply": DEFAULT_REPLY}),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        let channel = Channel {
+            id: body["id"].as_i64().expect("id"),
+            webhook_url: format!(
+                "{}{}",
+                self.base,
+                body["webhook_path"].as_str().expect("webhook_path")
+            ),
+        };
+        self.emulator.add_page(
+            PageSpec::new(page_id, PAGE_TOKEN, APP_SECRET)
+                .with_webhook(&channel.webhook_url)
+                .with_verify_token(VERIFY_TOKEN),
+        );
+        channel
+    }
+
+    /// Connects a Telegram bot through the API; `receive` is `webhook` or `polling`.
+    pub async fn connect_bot(&self, token: &str, receive: &str) -> Channel {
+        self.emulator.add_bot(BotSpec::new(token, "shop_bot"));
+        let (status, body) = self
+            .post_api(
+                "/api/v1/channels",
+                json!({"kind": "telegram", "name": "Shop bot", "bot_token": token, "secret_token": BOT_SECRET,
+                       "default_reply": DEFAULT_REPLY, "receive": receive}),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        let channel = Channel {
+            id: body["id"].as_i64().expect("id"),
+            webhook_url: format!(
+                "{}{}",
+                self.base,
+                body["webhook_path"].as_str().expect("webhook_path")
+            ),
+        };
+        if receive == "webhook" {
+            self.emulator
+                .set_bot_webhook(token, &channel.webhook_url, Some(BOT_SECRET));
+        }
+        channel
+    }
+
+    pub async fn contacts(&self, channel: &Channel) -> Vec<Value> {
+        let (status, body) = self
+            .get_api(&format!("/api/v1/contacts?channel_id={}", channel.id))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body.as_array().cloned().unwrap_or_default()
+    }
+
+    /// All messages of the channel's conversation with `external_id` (empty if none).
+    pub async fn messages_with(&self, channel: &Channel, external_id: &str) -> Vec<Value> {
+        let contacts = self.contacts(channel).await;
+        let Some(contact) = contacts.iter().find(|c| c["external_id"] == external_id) else {
+            return Vec::new();
+        };
+        let (_, conversations) = self
+            .get_api(&format!("/api/v1/conversations?channel_id={}", channel.id))
+            .await;
+        let Some(conversation) = conversations
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| c["contact_id"] == contact["id"])
+        else {
+            return Vec::new();
+        };
+        let (status, messages) = self
+            .get_api(&format!(
+                "/api/v1/conversations/{}/messages",
+                conversation["id"]
+            ))
+            .await;
+        assert_eq!(status, 200, "{messages}");
+        messages.as_array().cloned().unwrap_or_default()
+    }
+
+    /// Waits until every outbound message to `external_id` has left the outbox (sent or failed).
+    pub async fn settled_messages(&self, channel: &Channel, external_id: &str) -> Vec<Value> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let messages = self.messages_with(channel, external_id).await;
+            let pending = messages
+                .iter()
+                .any(|m| m["status"] == "queued" || m["status"] == "sending");
+            if !pending || tokio::time::Instant::now() > deadline {
+                return messages;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn sends(&self, platform: Platform) -> Vec<switchboard_emulator::CallRecord> {
+        let method = match platform {
+            Platform::Messenger => "messages",
+            Platform::Telegram => "sendMessage",
+        };
+        self.emulator
+            .calls_matching(platform, method)
+            .into_iter()
+            .filter(|c| c.status == 200)
+            .collect()
+    }
+
+    pub async fn stop(self) {
+        self.server.shutdown().await;
+        self.emulator.shutdown();
+    }
+}
+
+/// Waits a little to prove that nothing more happens (e.g. no second reply).
+pub async fn settle() {
+    tokio::time::sleep(Duration::from_millis(600)).await;
+}
