@@ -43,7 +43,7 @@ impl Dispatcher {
     pub async fn start(self, reply_workers: usize) -> JoinSet<()> {
         match self
             .store
-            .recover_outbox(&self.node_id, Millis::now())
+            .recover_outbox(Some(&self.node_id), Millis::now())
             .await
         {
             Ok(0) => {}
@@ -64,11 +64,7 @@ impl Dispatcher {
     async fn recover_periodically(self) {
         loop {
             tokio::time::sleep(RECOVERY_INTERVAL).await;
-            if let Err(e) = self
-                .store
-                .recover_outbox(&self.node_id, Millis::now())
-                .await
-            {
+            if let Err(e) = self.store.recover_outbox(None, Millis::now()).await {
                 tracing::warn!(error = %e, "outbox recovery failed");
             }
         }
@@ -162,7 +158,6 @@ impl Dispatcher {
         let now = Millis::now();
         match outcome {
             Ok(receipt) => DispatchResult::Sent {
-                outbox_id: job.outbox_id,
                 message_id: job.message_id,
                 platform_message_id: receipt.platform_message_id,
                 at: now,
@@ -182,7 +177,6 @@ impl Dispatcher {
             let delay = self.retry.delay_ms(job.attempts, err.retry_after_secs);
             tracing::debug!(message = %job.message_id, class = err.class.as_str(), delay, "send will be retried");
             return DispatchResult::Retry {
-                outbox_id: job.outbox_id,
                 message_id: job.message_id,
                 run_at: now.plus_millis(delay),
                 detail: err.to_string(),
@@ -190,7 +184,6 @@ impl Dispatcher {
         }
         tracing::info!(message = %job.message_id, class = err.class.as_str(), code = ?err.code, subcode = ?err.subcode, "send failed");
         DispatchResult::Failed {
-            outbox_id: job.outbox_id,
             message_id: job.message_id,
             class: err.class,
             contact_unreachable: (err.class == SendErrorClass::RecipientUnavailable)

@@ -68,7 +68,7 @@ fn contact_from_row(row: &AnyRow) -> Result<ContactRow> {
         locale: get(row, "locale")?,
         source_ref: get(row, "source_ref")?,
         source_kind: get(row, "source_kind")?,
-        reachable: get::<i64>(row, "reachable")? != 0,
+        reachable: get::<Option<i64>>(row, "reachable")? != Some(0),
         last_window_action_at: get::<Option<i64>>(row, "last_window_action_at")?.map(Millis),
         last_window_action_kind: get(row, "last_window_action_kind")?,
         created_at: Millis(get(row, "created_at")?),

@@ -3,17 +3,24 @@
 //! The server's ingest writer collects concurrent webhook requests into a batch, calls
 //! [`Store::ingest`] once, and acknowledges every request in the batch only after it returns
 //! (group commit: one fsync for many events). Replies decided for an event are written as
-//! outbound messages plus outbox rows in the same transaction, so an acknowledged event can never
-//! lose its reply.
+//! outbound messages, already queued for the dispatcher, in the same transaction, so an
+//! acknowledged event can never lose its reply.
+//!
+//! The batch is written with a handful of multi-row statements (contacts, events,
+//! conversations, messages) rather than several statements per event: on SQLite every statement
+//! is a round trip to the driver's worker thread, and on PostgreSQL one over the network, and
+//! those round trips — not the database's own work — are what limit ingest.
+
+use std::collections::HashMap;
 
 use sqlx::{Any, Transaction};
 use switchboard_domain::{
-    AuthorKind, ChannelId, ContactRef, Content, InboundEnvelope, InboundEvent, MessageId,
-    MessageStatus, Millis, Referral,
+    AuthorKind, ChannelId, Content, InboundEnvelope, InboundEvent, MessageId, MessageStatus,
+    Millis, Referral,
 };
 
 use crate::outbox::Lane;
-use crate::rows::{get, placeholders};
+use crate::rows::{ROWS_PER_STATEMENT, get, placeholders, values_rows};
 use crate::{Result, Store, StoreError};
 
 /// One event to store, with the replies already decided for it.
@@ -45,84 +52,437 @@ pub enum IngestOutcome {
     Duplicate,
 }
 
+type Tx = Transaction<'static, Any>;
+type ContactKey<'a> = (i64, &'a str);
+
 impl Store {
     /// Stores a batch of events atomically: either all of them (and their replies) are durable
     /// when this returns `Ok`, or none are.
     pub async fn ingest(&self, items: &[IngestItem]) -> Result<Vec<IngestOutcome>> {
         let now = Millis::now();
         let mut tx = self.write.begin().await?;
-        let mut outcomes = Vec::with_capacity(items.len());
-        for item in items {
-            outcomes.push(ingest_one(&mut tx, item, now).await?);
+        let contacts = upsert_contacts(&mut tx, items, now).await?;
+        let contact_of = |item: &IngestItem| -> Option<i64> {
+            let c = item.envelope.contact.as_ref()?;
+            contacts
+                .get(&(item.channel_id.0, c.external_id.as_str()))
+                .copied()
+        };
+        let events = insert_events(&mut tx, items, &contact_of, now).await?;
+        let conversations = upsert_conversations(&mut tx, items, &events, &contact_of, now).await?;
+        let queued =
+            insert_messages(&mut tx, items, &events, &contact_of, &conversations, now).await?;
+        for ((item, event), contact) in items.iter().zip(&events).zip(items.iter().map(contact_of))
+        {
+            if let (Some(_), Some(contact)) = (event, contact) {
+                apply_updates(&mut tx, item.channel_id, contact, &item.envelope, now).await?;
+            }
         }
         tx.commit().await?;
-        Ok(outcomes)
+        Ok(events
+            .iter()
+            .map(|event| match event {
+                Some(id) => IngestOutcome::Stored {
+                    event_id: *id,
+                    queued: queued.get(id).cloned().unwrap_or_default(),
+                },
+                None => IngestOutcome::Duplicate,
+            })
+            .collect())
     }
 }
 
-type Tx = Transaction<'static, Any>;
+/// What a batch says about one contact, merged in arrival order with the same meaning as
+/// applying the events one by one: later names win, the first referral is the source, the
+/// latest reachability signal wins, the window clock takes the latest window-opening action.
+#[derive(Default)]
+struct ContactFacts<'a> {
+    first_name: Option<&'a str>,
+    last_name: Option<&'a str>,
+    username: Option<&'a str>,
+    locale: Option<&'a str>,
+    source: Option<&'a Referral>,
+    reachable: Option<bool>,
+    window: Option<(i64, &'static str)>,
+}
 
-async fn ingest_one(tx: &mut Tx, item: &IngestItem, now: Millis) -> Result<IngestOutcome> {
-    let env = &item.envelope;
-    let contact_id = match &env.contact {
-        Some(contact) => Some(
-            upsert_contact(
-                tx,
-                item.channel_id,
-                contact,
-                &env.event,
-                env.occurred_at,
-                now,
-            )
-            .await?,
-        ),
-        None => None,
-    };
-    let payload =
-        serde_json::to_string(&env.event).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let inserted = sqlx::query(
-        "INSERT INTO events (channel_id, dedupe_key, contact_id, kind, payload, standby, occurred_at, received_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-         ON CONFLICT (channel_id, dedupe_key) DO NOTHING
-         RETURNING id",
-    )
-    .bind(item.channel_id.0)
-    .bind(env.dedupe_key.as_str())
-    .bind(contact_id)
-    .bind(env.event.kind().as_str())
-    .bind(payload)
-    .bind(i64::from(env.standby))
-    .bind(env.occurred_at.0)
-    .bind(now.0)
-    .fetch_optional(&mut **tx)
-    .await?;
-    let Some(row) = inserted else {
-        return Ok(IngestOutcome::Duplicate);
-    };
-    let event_id: i64 = get(&row, "id")?;
-    let Some(contact_id) = contact_id else {
-        return Ok(IngestOutcome::Stored {
-            event_id,
-            queued: Vec::new(),
+async fn upsert_contacts<'a>(
+    tx: &mut Tx,
+    items: &'a [IngestItem],
+    now: Millis,
+) -> Result<HashMap<ContactKey<'a>, i64>> {
+    let mut order: Vec<ContactKey<'a>> = Vec::new();
+    let mut facts: HashMap<ContactKey<'a>, ContactFacts<'a>> = HashMap::new();
+    for item in items {
+        let Some(c) = &item.envelope.contact else {
+            continue;
+        };
+        let key = (item.channel_id.0, c.external_id.as_str());
+        let f = facts.entry(key).or_insert_with(|| {
+            order.push(key);
+            ContactFacts::default()
         });
-    };
-
-    apply_event(tx, item.channel_id, contact_id, env, now).await?;
-
-    let mut queued = Vec::with_capacity(item.replies.len());
-    if !item.replies.is_empty() {
-        let conversation_id =
-            upsert_conversation(tx, item.channel_id, contact_id, now, false).await?;
-        for draft in &item.replies {
-            queued
-                .push(enqueue(tx, item.channel_id, contact_id, conversation_id, draft, now).await?);
+        let event = &item.envelope.event;
+        f.first_name = c.first_name.as_deref().or(f.first_name);
+        f.last_name = c.last_name.as_deref().or(f.last_name);
+        f.username = c.username.as_deref().or(f.username);
+        f.locale = c.locale.as_deref().or(f.locale);
+        f.source = f.source.or(referral_of(event));
+        // An explicit block/unblock says so; any window-opening action proves the person can be
+        // reached again.
+        match event {
+            InboundEvent::Reachability { reachable } => f.reachable = Some(*reachable),
+            e if e.opens_window() => f.reachable = Some(true),
+            _ => {}
+        }
+        if event.opens_window() {
+            let at = item.envelope.occurred_at.0;
+            if f.window.is_none_or(|(t, _)| at >= t) {
+                f.window = Some((at, event.kind().as_str()));
+            }
         }
     }
-    Ok(IngestOutcome::Stored { event_id, queued })
+    let mut ids = HashMap::with_capacity(order.len());
+    for chunk in order.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO contacts (channel_id, external_id, first_name, last_name, username, locale,
+                                   source_ref, source_kind, reachable, last_window_action_at,
+                                   last_window_action_kind, created_at, updated_at)
+             VALUES {}
+             ON CONFLICT (channel_id, external_id) DO UPDATE SET
+               first_name = COALESCE(excluded.first_name, contacts.first_name),
+               last_name  = COALESCE(excluded.last_name, contacts.last_name),
+               username   = COALESCE(excluded.username, contacts.username),
+               locale     = COALESCE(excluded.locale, contacts.locale),
+               source_kind = CASE WHEN contacts.source_kind IS NULL THEN excluded.source_kind ELSE contacts.source_kind END,
+               source_ref = CASE WHEN contacts.source_kind IS NULL THEN excluded.source_ref ELSE contacts.source_ref END,
+               reachable  = COALESCE(excluded.reachable, contacts.reachable),
+               last_window_action_kind = CASE
+                   WHEN excluded.last_window_action_at > COALESCE(contacts.last_window_action_at, -1)
+                   THEN excluded.last_window_action_kind ELSE contacts.last_window_action_kind END,
+               last_window_action_at = CASE
+                   WHEN excluded.last_window_action_at > COALESCE(contacts.last_window_action_at, -1)
+                   THEN excluded.last_window_action_at ELSE contacts.last_window_action_at END,
+               updated_at = excluded.updated_at
+             RETURNING id, channel_id, external_id",
+            values_rows(chunk.len(), 13, 0)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for key in chunk {
+            let f = &facts[key];
+            q = q
+                .bind(key.0)
+                .bind(key.1)
+                .bind(f.first_name)
+                .bind(f.last_name)
+                .bind(f.username)
+                .bind(f.locale)
+                .bind(f.source.and_then(|r| r.r#ref.as_deref()))
+                .bind(f.source.map(|r| r.source.as_str()))
+                .bind(f.reachable.map(i64::from))
+                .bind(f.window.map(|w| w.0))
+                .bind(f.window.map(|w| w.1))
+                .bind(now.0)
+                .bind(now.0);
+        }
+        for row in q.fetch_all(&mut **tx).await? {
+            let (channel, external): (i64, String) =
+                (get(&row, "channel_id")?, get(&row, "external_id")?);
+            let key = chunk
+                .iter()
+                .find(|k| k.0 == channel && k.1 == external)
+                .ok_or_else(|| {
+                    StoreError::Corrupt("contact upsert returned an unknown key".into())
+                })?;
+            ids.insert(*key, get(&row, "id")?);
+        }
+    }
+    Ok(ids)
 }
 
-/// Applies what the event means to the inbox model (messages, statuses, reachability).
-async fn apply_event(
+/// Inserts the events; the result holds each item's new event id, or `None` for a duplicate
+/// (stored earlier, or earlier in this same batch).
+async fn insert_events(
+    tx: &mut Tx,
+    items: &[IngestItem],
+    contact_of: &impl Fn(&IngestItem) -> Option<i64>,
+    now: Millis,
+) -> Result<Vec<Option<i64>>> {
+    let mut inserted: HashMap<(i64, String), i64> = HashMap::with_capacity(items.len());
+    for chunk in items.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO events (channel_id, dedupe_key, contact_id, kind, payload, standby, occurred_at, received_at)
+             VALUES {}
+             ON CONFLICT (channel_id, dedupe_key) DO NOTHING
+             RETURNING id, channel_id, dedupe_key",
+            values_rows(chunk.len(), 8, 0)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for item in chunk {
+            let env = &item.envelope;
+            let payload = serde_json::to_string(&env.event)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            q = q
+                .bind(item.channel_id.0)
+                .bind(env.dedupe_key.as_str())
+                .bind(contact_of(item))
+                .bind(env.event.kind().as_str())
+                .bind(payload)
+                .bind(i64::from(env.standby))
+                .bind(env.occurred_at.0)
+                .bind(now.0);
+        }
+        for row in q.fetch_all(&mut **tx).await? {
+            inserted.insert(
+                (get(&row, "channel_id")?, get(&row, "dedupe_key")?),
+                get(&row, "id")?,
+            );
+        }
+    }
+    // The first item with a given key owns the new row; repeats within the batch are duplicates.
+    Ok(items
+        .iter()
+        .map(|item| inserted.remove(&(item.channel_id.0, item.envelope.dedupe_key.clone())))
+        .collect())
+}
+
+/// Whether a new event adds a message to its contact's thread.
+fn adds_message(event: &InboundEvent) -> bool {
+    matches!(
+        event,
+        InboundEvent::Message { .. } | InboundEvent::Echo { ours: false, .. }
+    )
+}
+
+/// Every contact has exactly one conversation (its whole history); this makes sure the ones
+/// this batch writes messages to exist. An inbound message reopens a resolved conversation.
+async fn upsert_conversations(
+    tx: &mut Tx,
+    items: &[IngestItem],
+    events: &[Option<i64>],
+    contact_of: &impl Fn(&IngestItem) -> Option<i64>,
+    now: Millis,
+) -> Result<HashMap<i64, i64>> {
+    // contact → (channel, last message time, reopen)
+    let mut needed: Vec<(i64, i64, i64, bool)> = Vec::new();
+    let mut index: HashMap<i64, usize> = HashMap::new();
+    for (item, event) in items.iter().zip(events) {
+        let (Some(_), Some(contact)) = (event, contact_of(item)) else {
+            continue;
+        };
+        let event = &item.envelope.event;
+        let at = if adds_message(event) {
+            item.envelope.occurred_at.0
+        } else {
+            now.0
+        };
+        if !adds_message(event) && item.replies.is_empty() {
+            continue;
+        }
+        let reopen = matches!(event, InboundEvent::Message { .. });
+        match index.get(&contact) {
+            Some(&i) => {
+                needed[i].2 = needed[i].2.max(at);
+                needed[i].3 |= reopen;
+            }
+            None => {
+                index.insert(contact, needed.len());
+                needed.push((contact, item.channel_id.0, at, reopen));
+            }
+        }
+    }
+    let mut ids = HashMap::with_capacity(needed.len());
+    for reopen in [true, false] {
+        let group: Vec<_> = needed.iter().filter(|n| n.3 == reopen).collect();
+        let status = if reopen {
+            "'open'"
+        } else {
+            "conversations.status"
+        };
+        for chunk in group.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO conversations (channel_id, contact_id, status, last_message_at, created_at)
+                 VALUES {}
+                 ON CONFLICT (contact_id) DO UPDATE SET
+                   status = {status},
+                   last_message_at = CASE WHEN excluded.last_message_at > COALESCE(conversations.last_message_at, -1)
+                                          THEN excluded.last_message_at ELSE conversations.last_message_at END
+                 RETURNING id, contact_id",
+                values_rows(chunk.len(), 5, 0)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (contact, channel, at, _) in chunk {
+                q = q
+                    .bind(*channel)
+                    .bind(*contact)
+                    .bind("open")
+                    .bind(*at)
+                    .bind(*at);
+            }
+            for row in q.fetch_all(&mut **tx).await? {
+                ids.insert(get(&row, "contact_id")?, get(&row, "id")?);
+            }
+        }
+    }
+    Ok(ids)
+}
+
+/// One message row about to be written.
+struct NewMessage<'a> {
+    conversation: i64,
+    channel: i64,
+    contact: i64,
+    direction: &'static str,
+    author: AuthorKind,
+    content: &'a Content,
+    platform_message_id: Option<&'a str>,
+    status: MessageStatus,
+    created_at: Millis,
+    sent_at: Option<Millis>,
+    origin_event_id: i64,
+    /// `Some` for messages we are to send: they enter the outbox queued.
+    outbox: Option<&'a OutgoingDraft>,
+}
+
+/// Writes inbound messages, echoes of messages sent elsewhere, and queued replies. Returns the
+/// queued reply ids per event.
+async fn insert_messages<'a>(
+    tx: &mut Tx,
+    items: &'a [IngestItem],
+    events: &[Option<i64>],
+    contact_of: &impl Fn(&IngestItem) -> Option<i64>,
+    conversations: &HashMap<i64, i64>,
+    now: Millis,
+) -> Result<HashMap<i64, Vec<MessageId>>> {
+    let mut rows: Vec<NewMessage<'a>> = Vec::new();
+    for (item, event) in items.iter().zip(events) {
+        let (Some(event_id), Some(contact)) = (*event, contact_of(item)) else {
+            continue;
+        };
+        let Some(&conversation) = conversations.get(&contact) else {
+            continue;
+        };
+        let env = &item.envelope;
+        let base = |direction,
+                    author,
+                    content,
+                    platform_message_id,
+                    status,
+                    sent_at,
+                    outbox: Option<&'a OutgoingDraft>| NewMessage {
+            conversation,
+            channel: item.channel_id.0,
+            contact,
+            direction,
+            author,
+            content,
+            platform_message_id,
+            status,
+            created_at: if outbox.is_some() {
+                now
+            } else {
+                env.occurred_at
+            },
+            sent_at,
+            origin_event_id: event_id,
+            outbox,
+        };
+        match &env.event {
+            InboundEvent::Message {
+                platform_message_id,
+                content,
+                ..
+            } => {
+                rows.push(base(
+                    "in",
+                    AuthorKind::Contact,
+                    content,
+                    Some(platform_message_id),
+                    MessageStatus::Received,
+                    None,
+                    None,
+                ));
+            }
+            // Sent from outside Switchboard (Page inbox, another app): keep the thread complete.
+            InboundEvent::Echo {
+                platform_message_id,
+                content,
+                ours: false,
+            } => rows.push(base(
+                "out",
+                AuthorKind::Page,
+                content,
+                Some(platform_message_id),
+                MessageStatus::Sent,
+                Some(env.occurred_at),
+                None,
+            )),
+            _ => {}
+        }
+        for draft in &item.replies {
+            rows.push(base(
+                "out",
+                draft.author,
+                &draft.content,
+                None,
+                MessageStatus::Queued,
+                None,
+                Some(draft),
+            ));
+        }
+    }
+    let mut queued: HashMap<i64, Vec<MessageId>> = HashMap::new();
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO messages (conversation_id, channel_id, contact_id, direction, author_kind, content, text,
+                                   platform_message_id, status, status_rank, created_at, sent_at, updated_at,
+                                   origin_event_id, lane, outbox_state, run_at, messaging_type)
+             VALUES {}
+             ON CONFLICT (channel_id, platform_message_id) DO NOTHING
+             RETURNING id, origin_event_id, outbox_state",
+            values_rows(chunk.len(), 18, 0)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for m in chunk {
+            let json =
+                serde_json::to_string(m.content).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            q = q
+                .bind(m.conversation)
+                .bind(m.channel)
+                .bind(m.contact)
+                .bind(m.direction)
+                .bind(m.author.as_str())
+                .bind(json)
+                .bind(m.content.text.as_deref())
+                .bind(m.platform_message_id)
+                .bind(m.status.as_str())
+                .bind(status_rank(m.status))
+                .bind(m.created_at.0)
+                .bind(m.sent_at.map(|t| t.0))
+                .bind(now.0)
+                .bind(m.origin_event_id)
+                .bind(m.outbox.map(|d| d.lane.as_str()))
+                .bind(m.outbox.map(|_| "queued"))
+                .bind(m.outbox.map(|_| now.0))
+                .bind(m.outbox.and_then(|d| d.messaging_type.as_deref()));
+        }
+        for row in q.fetch_all(&mut **tx).await? {
+            if get::<Option<String>>(&row, "outbox_state")?.is_some() {
+                queued
+                    .entry(get(&row, "origin_event_id")?)
+                    .or_default()
+                    .push(MessageId(get(&row, "id")?));
+            }
+        }
+    }
+    for ids in queued.values_mut() {
+        ids.sort();
+    }
+    Ok(queued)
+}
+
+/// Events that change messages already stored: edits and receipts.
+async fn apply_updates(
     tx: &mut Tx,
     channel: ChannelId,
     contact: i64,
@@ -130,57 +490,6 @@ async fn apply_event(
     now: Millis,
 ) -> Result<()> {
     match &env.event {
-        InboundEvent::Message {
-            platform_message_id,
-            content,
-            ..
-        } => {
-            let conversation =
-                upsert_conversation(tx, channel, contact, env.occurred_at, true).await?;
-            let m = NewMessageRow {
-                direction: "in",
-                author: AuthorKind::Contact,
-                status: MessageStatus::Received,
-                platform_message_id: Some(platform_message_id),
-                sent_at: None,
-            };
-            insert_message(
-                tx,
-                channel,
-                contact,
-                conversation,
-                content,
-                &m,
-                env.occurred_at,
-            )
-            .await?;
-        }
-        InboundEvent::Echo {
-            platform_message_id,
-            content,
-            ours: false,
-        } => {
-            // Sent from outside Switchboard (Page inbox, another app): keep the thread complete.
-            let conversation =
-                upsert_conversation(tx, channel, contact, env.occurred_at, false).await?;
-            let m = NewMessageRow {
-                direction: "out",
-                author: AuthorKind::Page,
-                status: MessageStatus::Sent,
-                platform_message_id: Some(platform_message_id),
-                sent_at: Some(env.occurred_at),
-            };
-            insert_message(
-                tx,
-                channel,
-                contact,
-                conversation,
-                content,
-                &m,
-                env.occurred_at,
-            )
-            .await?;
-        }
         InboundEvent::Edit {
             platform_message_id,
             content,
@@ -272,7 +581,7 @@ async fn advance_receipts(
     if !platform_ids.is_empty() {
         let sql = format!(
             "UPDATE messages SET status = $1, status_rank = $2, updated_at = $3
-             WHERE channel_id = $4 AND direction = 'out' AND status_rank >= 1 AND status_rank < $2
+             WHERE channel_id = $4 AND direction = 'out' AND status_rank >= 3 AND status_rank < $2
                AND platform_message_id IN ({})",
             placeholders(4, platform_ids.len())
         );
@@ -289,73 +598,6 @@ async fn advance_receipts(
     Ok(())
 }
 
-/// Creates the contact on first sight; afterwards fills in names it did not have, keeps the
-/// first source it came from, and moves the window-opening timestamp forward (never back, so a
-/// late retry of an old event cannot shorten the window).
-async fn upsert_contact(
-    tx: &mut Tx,
-    channel: ChannelId,
-    contact: &ContactRef,
-    event: &InboundEvent,
-    occurred_at: Millis,
-    now: Millis,
-) -> Result<i64> {
-    let window = event.opens_window().then_some(occurred_at.0);
-    let window_kind = event.opens_window().then(|| event.kind().as_str());
-    let referral = referral_of(event);
-    // Reachability: an explicit block/unblock says so; any action that opens the window proves
-    // the person can be reached again.
-    let reachable = match event {
-        InboundEvent::Reachability { reachable } => Some(*reachable),
-        e if e.opens_window() => Some(true),
-        _ => None,
-    };
-    let row = sqlx::query(
-        "INSERT INTO contacts (channel_id, external_id, first_name, last_name, username, locale,
-                               source_ref, source_kind, reachable, last_window_action_at,
-                               last_window_action_kind, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)
-         ON CONFLICT (channel_id, external_id) DO UPDATE SET
-           first_name = COALESCE(excluded.first_name, contacts.first_name),
-           last_name  = COALESCE(excluded.last_name, contacts.last_name),
-           username   = COALESCE(excluded.username, contacts.username),
-           locale     = COALESCE(excluded.locale, contacts.locale),
-           source_kind = CASE WHEN contacts.source_ref IS NULL AND contacts.source_kind IS NULL
-                              THEN excluded.source_kind ELSE contacts.source_kind END,
-           source_ref = CASE WHEN contacts.source_ref IS NULL AND contacts.source_kind IS NULL
-                             THEN excluded.source_ref ELSE contacts.source_ref END,
-           reachable  = CASE WHEN $13 = 1 THEN excluded.reachable ELSE contacts.reachable END,
-           last_window_action_kind = CASE
-               WHEN excluded.last_window_action_at IS NOT NULL
-                AND (contacts.last_window_action_at IS NULL
-                     OR excluded.last_window_action_at > contacts.last_window_action_at)
-               THEN excluded.last_window_action_kind ELSE contacts.last_window_action_kind END,
-           last_window_action_at = CASE
-               WHEN excluded.last_window_action_at IS NOT NULL
-                AND (contacts.last_window_action_at IS NULL
-                     OR excluded.last_window_action_at > contacts.last_window_action_at)
-               THEN excluded.last_window_action_at ELSE contacts.last_window_action_at END,
-           updated_at = excluded.updated_at
-         RETURNING id",
-    )
-    .bind(channel.0)
-    .bind(contact.external_id.as_str())
-    .bind(contact.first_name.clone())
-    .bind(contact.last_name.clone())
-    .bind(contact.username.clone())
-    .bind(contact.locale.clone())
-    .bind(referral.and_then(|r| r.r#ref.clone()))
-    .bind(referral.map(|r| r.source.clone()))
-    .bind(i64::from(reachable.unwrap_or(true)))
-    .bind(window)
-    .bind(window_kind)
-    .bind(now.0)
-    .bind(i64::from(reachable.is_some()))
-    .fetch_one(&mut **tx)
-    .await?;
-    get(&row, "id")
-}
-
 fn referral_of(event: &InboundEvent) -> Option<&Referral> {
     match event {
         InboundEvent::Referral(r) => Some(r),
@@ -364,109 +606,4 @@ fn referral_of(event: &InboundEvent) -> Option<&Referral> {
         }
         _ => None,
     }
-}
-
-/// Every contact has exactly one conversation (its full history). An inbound message reopens it.
-pub(crate) async fn upsert_conversation(
-    tx: &mut Tx,
-    channel: ChannelId,
-    contact: i64,
-    at: Millis,
-    reopen: bool,
-) -> Result<i64> {
-    let row = sqlx::query(
-        "INSERT INTO conversations (channel_id, contact_id, status, last_message_at, created_at)
-         VALUES ($1, $2, 'open', $3, $3)
-         ON CONFLICT (contact_id) DO UPDATE SET
-           status = CASE WHEN $4 = 1 THEN 'open' ELSE conversations.status END,
-           last_message_at = CASE WHEN conversations.last_message_at IS NULL
-                                    OR excluded.last_message_at > conversations.last_message_at
-                                  THEN excluded.last_message_at ELSE conversations.last_message_at END
-         RETURNING id",
-    )
-    .bind(channel.0)
-    .bind(contact)
-    .bind(at.0)
-    .bind(i64::from(reopen))
-    .fetch_one(&mut **tx)
-    .await?;
-    get(&row, "id")
-}
-
-pub(crate) struct NewMessageRow<'a> {
-    pub direction: &'static str,
-    pub author: AuthorKind,
-    pub status: MessageStatus,
-    pub platform_message_id: Option<&'a str>,
-    pub sent_at: Option<Millis>,
-}
-
-/// Inserts a message; a platform id already stored on this channel is kept as it is.
-pub(crate) async fn insert_message(
-    tx: &mut Tx,
-    channel: ChannelId,
-    contact: i64,
-    conversation: i64,
-    content: &Content,
-    m: &NewMessageRow<'_>,
-    at: Millis,
-) -> Result<Option<i64>> {
-    let json = serde_json::to_string(content).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let row = sqlx::query(
-        "INSERT INTO messages (conversation_id, channel_id, contact_id, direction, author_kind, content,
-                               text, platform_message_id, status, status_rank, created_at, sent_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $11)
-         ON CONFLICT (channel_id, platform_message_id) DO NOTHING
-         RETURNING id",
-    )
-    .bind(conversation)
-    .bind(channel.0)
-    .bind(contact)
-    .bind(m.direction)
-    .bind(m.author.as_str())
-    .bind(json)
-    .bind(content.text.clone())
-    .bind(m.platform_message_id)
-    .bind(m.status.as_str())
-    .bind(status_rank(m.status))
-    .bind(at.0)
-    .bind(m.sent_at.map(|t| t.0))
-    .fetch_optional(&mut **tx)
-    .await?;
-    row.map(|r| get(&r, "id")).transpose()
-}
-
-/// Writes an outbound message and its outbox row.
-pub(crate) async fn enqueue(
-    tx: &mut Tx,
-    channel: ChannelId,
-    contact: i64,
-    conversation: i64,
-    draft: &OutgoingDraft,
-    now: Millis,
-) -> Result<MessageId> {
-    let m = NewMessageRow {
-        direction: "out",
-        author: draft.author,
-        status: MessageStatus::Queued,
-        platform_message_id: None,
-        sent_at: None,
-    };
-    let id = insert_message(tx, channel, contact, conversation, &draft.content, &m, now)
-        .await?
-        .ok_or_else(|| {
-            StoreError::Corrupt("outbound message without platform id conflicted".into())
-        })?;
-    sqlx::query(
-        "INSERT INTO outbox (message_id, channel_id, lane, state, attempts, run_at, messaging_type, created_at)
-         VALUES ($1, $2, $3, 'queued', 0, $4, $5, $4)",
-    )
-    .bind(id)
-    .bind(channel.0)
-    .bind(draft.lane.as_str())
-    .bind(now.0)
-    .bind(draft.messaging_type.clone())
-    .execute(&mut **tx)
-    .await?;
-    Ok(MessageId(id))
 }

@@ -1,18 +1,21 @@
-//! The durable outbox: every outgoing message is a row before it is a request.
+//! The durable outbox. It lives on the message row itself: an outgoing message is written with
+//! `outbox_state = 'queued'` before any request is made.
 //!
 //! Life of a row: `queued` → (claimed with a lease) `sending` → `done`, or back to `queued` with a
 //! later `run_at` for a retryable failure. A row still `sending` when its lease expires belonged
-//! to a process that died mid-send; see [`Store::recover_expired`] for what happens to it.
+//! to a process that died mid-send; see [`Store::recover_outbox`] for what happens to it.
+
+use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use switchboard_domain::{
-    ChannelId, Content, ExternalUserId, MessageId, MessageStatus, Millis, SendErrorClass,
+    ChannelId, ExternalUserId, MessageId, MessageStatus, Millis, SendErrorClass,
 };
 
 use crate::ingest::status_rank;
-use crate::rows::{get, parse_enum, parse_json, placeholders};
-use crate::{Result, Store};
+use crate::rows::{ROWS_PER_STATEMENT, get, parse_enum, parse_json, placeholders, values_rows};
+use crate::{Result, Store, StoreError};
 
 /// Which queue a message waits in. Replies never wait behind bulk work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -41,40 +44,36 @@ impl Lane {
     }
 }
 
-/// A claimed row, with everything needed to send it.
+/// A claimed message, with everything needed to send it.
 #[derive(Debug, Clone)]
 pub struct OutboxJob {
-    pub outbox_id: i64,
     pub message_id: MessageId,
     pub channel_id: ChannelId,
     pub contact_id: i64,
     pub recipient: ExternalUserId,
-    pub content: Content,
+    pub content: switchboard_domain::Content,
     pub lane: Lane,
-    /// How many times this row has been claimed, this claim included.
+    /// How many times this message has been claimed, this claim included.
     pub attempts: i64,
     pub messaging_type: Option<String>,
 }
 
-/// What happened when a claimed row was sent.
+/// What happened when a claimed message was sent.
 #[derive(Debug, Clone)]
 pub enum DispatchResult {
     Sent {
-        outbox_id: i64,
         message_id: MessageId,
         platform_message_id: String,
         at: Millis,
     },
     /// Try again at `run_at`.
     Retry {
-        outbox_id: i64,
         message_id: MessageId,
         run_at: Millis,
         detail: String,
     },
     /// Terminal failure, recorded on the message.
     Failed {
-        outbox_id: i64,
         message_id: MessageId,
         class: SendErrorClass,
         detail: String,
@@ -83,7 +82,7 @@ pub enum DispatchResult {
     },
 }
 
-/// Exponential backoff with full jitter for retryable send failures.
+/// Exponential backoff with jitter for retryable send failures.
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
     pub max_attempts: i64,
@@ -116,13 +115,16 @@ impl RetryPolicy {
     }
 }
 
-fn job_from_row(row: &AnyRow) -> Result<OutboxJob> {
+fn job_from_row(row: &AnyRow, recipients: &HashMap<i64, String>) -> Result<OutboxJob> {
+    let contact_id: i64 = get(row, "contact_id")?;
+    let recipient = recipients
+        .get(&contact_id)
+        .ok_or_else(|| StoreError::Corrupt(format!("message for missing contact {contact_id}")))?;
     Ok(OutboxJob {
-        outbox_id: get(row, "outbox_id")?,
-        message_id: MessageId(get(row, "message_id")?),
+        message_id: MessageId(get(row, "id")?),
         channel_id: ChannelId(get(row, "channel_id")?),
-        contact_id: get(row, "contact_id")?,
-        recipient: ExternalUserId::from_stored(get(row, "external_id")?),
+        contact_id,
+        recipient: ExternalUserId::from_stored(recipient.clone()),
         content: parse_json(row, "content")?,
         lane: parse_enum(row, "lane", Lane::parse)?,
         attempts: get(row, "attempts")?,
@@ -131,9 +133,9 @@ fn job_from_row(row: &AnyRow) -> Result<OutboxJob> {
 }
 
 impl Store {
-    /// Claims up to `limit` due rows of a lane for `worker`, leasing them until `lease_until`.
-    /// Several nodes may call this at once: PostgreSQL skips rows another node holds; SQLite's
-    /// single writer serialises the claims.
+    /// Claims up to `limit` due messages of a lane for `worker`, leasing them until
+    /// `lease_until`. Several nodes may call this at once: PostgreSQL skips rows another node
+    /// holds; SQLite's single writer serialises the claims. Jobs come back in queue order.
     pub async fn claim_outbox(
         &self,
         worker: &str,
@@ -144,13 +146,14 @@ impl Store {
     ) -> Result<Vec<OutboxJob>> {
         let mut tx = self.write.begin().await?;
         let sql = format!(
-            "UPDATE outbox SET state = 'sending', lease_until = $1, claimed_by = $2, attempts = attempts + 1
-             WHERE id IN (SELECT id FROM outbox WHERE state = 'queued' AND lane = $3 AND run_at <= $4
+            "UPDATE messages SET outbox_state = 'sending', status = 'sending', status_rank = 2,
+                    lease_until = $1, claimed_by = $2, attempts = attempts + 1, updated_at = $4
+             WHERE id IN (SELECT id FROM messages WHERE outbox_state = 'queued' AND lane = $3 AND run_at <= $4
                           ORDER BY run_at, id LIMIT $5 {})
-             RETURNING id",
+             RETURNING id, channel_id, contact_id, content, lane, attempts, messaging_type",
             self.backend.skip_locked()
         );
-        let claimed = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(lease_until.0)
             .bind(worker)
             .bind(lane.as_str())
@@ -158,37 +161,37 @@ impl Store {
             .bind(limit)
             .fetch_all(&mut *tx)
             .await?;
-        if claimed.is_empty() {
+        if rows.is_empty() {
             tx.commit().await?;
             return Ok(Vec::new());
         }
-        let ids: Vec<i64> = claimed
+        let mut contacts: Vec<i64> = rows
             .iter()
-            .map(|r| get(r, "id"))
+            .map(|r| get(r, "contact_id"))
             .collect::<Result<_>>()?;
-        let list = placeholders(0, ids.len());
-        let select = format!(
-            "SELECT o.id AS outbox_id, o.message_id, o.channel_id, o.lane, o.attempts, o.messaging_type,
-                    m.contact_id, m.content, c.external_id
-             FROM outbox o JOIN messages m ON m.id = o.message_id JOIN contacts c ON c.id = m.contact_id
-             WHERE o.id IN ({list}) ORDER BY o.id"
+        contacts.sort_unstable();
+        contacts.dedup();
+        let sql = format!(
+            "SELECT id, external_id FROM contacts WHERE id IN ({})",
+            placeholders(0, contacts.len())
         );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(select));
-        for id in &ids {
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in &contacts {
             q = q.bind(*id);
         }
-        let rows = q.fetch_all(&mut *tx).await?;
-        let mark = format!(
-            "UPDATE messages SET status = 'sending', status_rank = 2
-             WHERE status_rank < 2 AND status_rank >= 0 AND id IN (SELECT message_id FROM outbox WHERE id IN ({list}))"
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(mark));
-        for id in &ids {
-            q = q.bind(*id);
-        }
-        q.execute(&mut *tx).await?;
+        let recipients = q
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| Ok((get::<i64>(r, "id")?, get::<String>(r, "external_id")?)))
+            .collect::<Result<HashMap<_, _>>>()?;
         tx.commit().await?;
-        rows.iter().map(job_from_row).collect()
+        let mut jobs = rows
+            .iter()
+            .map(|r| job_from_row(r, &recipients))
+            .collect::<Result<Vec<_>>>()?;
+        jobs.sort_by_key(|j| j.message_id);
+        Ok(jobs)
     }
 
     /// Records a batch of send results in one transaction.
@@ -198,45 +201,50 @@ impl Store {
         }
         let now = Millis::now();
         let mut tx = self.write.begin().await?;
-        for result in results {
-            match result {
+        let sent: Vec<_> = results
+            .iter()
+            .filter_map(|r| match r {
                 DispatchResult::Sent {
-                    outbox_id,
                     message_id,
                     platform_message_id,
                     at,
-                } => {
-                    sqlx::query(
-                        "UPDATE messages SET status = 'sent', status_rank = 3, platform_message_id = $1,
-                                sent_at = $2, updated_at = $3, error_class = NULL, error_detail = NULL
-                         WHERE id = $4 AND status_rank < 3",
-                    )
-                    .bind(platform_message_id.as_str())
-                    .bind(at.0)
-                    .bind(now.0)
-                    .bind(message_id.0)
-                    .execute(&mut *tx)
-                    .await?;
-                    finish(&mut tx, *outbox_id).await?;
-                }
+                } => Some((message_id, platform_message_id, at)),
+                _ => None,
+            })
+            .collect();
+        for chunk in sent.chunks(ROWS_PER_STATEMENT) {
+            // A receipt can never have moved a message we had not recorded as sent, but keep the
+            // "never backwards" rule explicit anyway.
+            let sql = format!(
+                "UPDATE messages SET
+                   status = CASE WHEN messages.status_rank < 3 THEN 'sent' ELSE messages.status END,
+                   status_rank = CASE WHEN messages.status_rank < 3 THEN 3 ELSE messages.status_rank END,
+                   platform_message_id = v.column2, sent_at = v.column3, updated_at = $1,
+                   outbox_state = 'done', lease_until = NULL, error_class = NULL, error_detail = NULL
+                 FROM (VALUES {}) AS v
+                 WHERE messages.id = v.column1",
+                values_rows(chunk.len(), 3, 1)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now.0);
+            for (id, platform_id, at) in chunk {
+                q = q.bind(id.0).bind(platform_id.as_str()).bind(at.0);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        for result in results {
+            match result {
+                DispatchResult::Sent { .. } => {}
                 DispatchResult::Retry {
-                    outbox_id,
                     message_id,
                     run_at,
                     detail,
                 } => {
                     sqlx::query(
-                        "UPDATE outbox SET state = 'queued', run_at = $1, lease_until = NULL, claimed_by = NULL
-                         WHERE id = $2",
+                        "UPDATE messages SET outbox_state = 'queued', run_at = $1, lease_until = NULL, claimed_by = NULL,
+                                status = 'queued', status_rank = 1, error_detail = $2, updated_at = $3
+                         WHERE id = $4",
                     )
                     .bind(run_at.0)
-                    .bind(*outbox_id)
-                    .execute(&mut *tx)
-                    .await?;
-                    sqlx::query(
-                        "UPDATE messages SET status = 'queued', status_rank = 1, error_detail = $1, updated_at = $2
-                         WHERE id = $3 AND status_rank = 2",
-                    )
                     .bind(detail.as_str())
                     .bind(now.0)
                     .bind(message_id.0)
@@ -244,22 +252,24 @@ impl Store {
                     .await?;
                 }
                 DispatchResult::Failed {
-                    outbox_id,
                     message_id,
                     class,
                     detail,
                     contact_unreachable,
                 } => {
-                    set_terminal(
-                        &mut tx,
-                        *message_id,
-                        MessageStatus::Failed,
-                        Some(class.as_str()),
-                        detail,
-                        now,
+                    sqlx::query(
+                        "UPDATE messages SET status = $1, status_rank = $2, error_class = $3, error_detail = $4,
+                                updated_at = $5, outbox_state = 'done', lease_until = NULL
+                         WHERE id = $6",
                     )
+                    .bind(MessageStatus::Failed.as_str())
+                    .bind(status_rank(MessageStatus::Failed))
+                    .bind(class.as_str())
+                    .bind(detail.as_str())
+                    .bind(now.0)
+                    .bind(message_id.0)
+                    .execute(&mut *tx)
                     .await?;
-                    finish(&mut tx, *outbox_id).await?;
                     if let Some(contact) = contact_unreachable {
                         sqlx::query(
                             "UPDATE contacts SET reachable = 0, updated_at = $1 WHERE id = $2",
@@ -276,93 +286,48 @@ impl Store {
         Ok(())
     }
 
-    /// Deals with rows whose sender died mid-send: rows claimed by `worker` itself (a restarted
-    /// node with the same id knows its previous life is over) and rows of any worker whose lease
-    /// has expired.
+    /// Deals with messages whose sender died mid-send: those whose lease has expired, plus —
+    /// when a node restarts — every one still claimed under its own id (its previous life is
+    /// over, so there is no need to wait for the leases). Never pass a live node's id: its
+    /// in-flight messages would be sent twice.
     ///
     /// Replies go back to the queue: a missing answer to a customer is worse than the rare
     /// duplicate when the crash fell between the platform accepting the message and our commit.
-    /// Bulk rows become `unknown` and are never re-sent: a duplicate marketing message is worse
-    /// than a missing one. Returns how many rows were recovered.
-    pub async fn recover_outbox(&self, worker: &str, now: Millis) -> Result<u64> {
+    /// Bulk messages become `unknown` and are never re-sent: a duplicate marketing message is
+    /// worse than a missing one. Returns how many were recovered.
+    pub async fn recover_outbox(&self, restarted_node: Option<&str>, now: Millis) -> Result<u64> {
+        // With no restarted node `$1` is '' and matches no claim (claims always carry an id).
+        let worker = restarted_node.unwrap_or("");
         let mut tx = self.write.begin().await?;
-        let stale = "state = 'sending' AND (claimed_by = $1 OR lease_until < $2)";
-        let unknown = format!(
-            "UPDATE messages SET status = 'unknown', status_rank = -2, updated_at = $2,
-                    error_detail = 'in flight when its sender stopped; not re-sent'
-             WHERE id IN (SELECT message_id FROM outbox WHERE lane = 'bulk' AND {stale})"
-        );
-        sqlx::query(sqlx::AssertSqlSafe(unknown))
-            .bind(worker)
-            .bind(now.0)
-            .execute(&mut *tx)
-            .await?;
-        let done = format!(
-            "UPDATE outbox SET state = 'done', lease_until = NULL WHERE lane = 'bulk' AND {stale}"
-        );
-        let bulk = sqlx::query(sqlx::AssertSqlSafe(done))
-            .bind(worker)
-            .bind(now.0)
-            .execute(&mut *tx)
-            .await?;
-        let requeue_msgs = format!(
-            "UPDATE messages SET status = 'queued', status_rank = 1, updated_at = $2
-             WHERE status_rank = 2 AND id IN (SELECT message_id FROM outbox WHERE lane = 'reply' AND {stale})"
-        );
-        sqlx::query(sqlx::AssertSqlSafe(requeue_msgs))
-            .bind(worker)
-            .bind(now.0)
-            .execute(&mut *tx)
-            .await?;
-        let requeue = format!(
-            "UPDATE outbox SET state = 'queued', run_at = $2, lease_until = NULL, claimed_by = NULL
-             WHERE lane = 'reply' AND {stale}"
-        );
-        let replies = sqlx::query(sqlx::AssertSqlSafe(requeue))
-            .bind(worker)
-            .bind(now.0)
-            .execute(&mut *tx)
-            .await?;
+        let bulk = sqlx::query(
+            "UPDATE messages SET status = 'unknown', status_rank = -2, outbox_state = 'done', lease_until = NULL,
+                    updated_at = $2, error_detail = 'in flight when its sender stopped; not re-sent'
+             WHERE outbox_state = 'sending' AND lane = 'bulk' AND (claimed_by = $1 OR lease_until < $2)",
+        )
+        .bind(worker)
+        .bind(now.0)
+        .execute(&mut *tx)
+        .await?;
+        let replies = sqlx::query(
+            "UPDATE messages SET status = 'queued', status_rank = 1, outbox_state = 'queued', run_at = $2,
+                    lease_until = NULL, claimed_by = NULL, updated_at = $2
+             WHERE outbox_state = 'sending' AND lane = 'reply' AND (claimed_by = $1 OR lease_until < $2)",
+        )
+        .bind(worker)
+        .bind(now.0)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(bulk.rows_affected() + replies.rows_affected())
     }
 
-    /// Rows not yet finished, by state (`queued`, `sending`): for health checks and tests.
+    /// Messages not yet finished with (queued or in flight): for health checks and tests.
     pub async fn outbox_pending(&self) -> Result<i64> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM outbox WHERE state <> 'done'")
-            .fetch_one(&self.read)
-            .await?;
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM messages WHERE outbox_state IN ('queued', 'sending')",
+        )
+        .fetch_one(&self.read)
+        .await?;
         get(&row, "n")
     }
-}
-
-async fn finish(tx: &mut sqlx::Transaction<'static, sqlx::Any>, outbox_id: i64) -> Result<()> {
-    sqlx::query("UPDATE outbox SET state = 'done', lease_until = NULL WHERE id = $1")
-        .bind(outbox_id)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
-async fn set_terminal(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    message: MessageId,
-    status: MessageStatus,
-    class: Option<&str>,
-    detail: &str,
-    now: Millis,
-) -> Result<()> {
-    sqlx::query(
-        "UPDATE messages SET status = $1, status_rank = $2, error_class = $3, error_detail = $4, updated_at = $5
-         WHERE id = $6",
-    )
-    .bind(status.as_str())
-    .bind(status_rank(status))
-    .bind(class)
-    .bind(detail)
-    .bind(now.0)
-    .bind(message.0)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
 }

@@ -79,7 +79,131 @@ on_both_backends!(
     first_touch_source_is_kept_and_blocks_make_contacts_unreachable,
     claimed_rows_are_leased_and_results_recorded,
     a_dead_senders_rows_are_recovered_by_lane,
+    a_restarted_node_reclaims_its_rows_at_once_but_live_claims_are_left_alone,
+    one_batch_means_the_same_as_its_events_one_by_one,
 );
+
+async fn one_batch_means_the_same_as_its_events_one_by_one(db: TestDatabase) {
+    let store = db.open().await;
+    let ch = messenger_channel(&store, "100").await;
+    let named = |first: Option<&str>, last: Option<&str>| ContactRef {
+        first_name: first.map(Into::into),
+        last_name: last.map(Into::into),
+        ..person("7")
+    };
+    let referral = |r: &str| {
+        InboundEvent::Referral(Referral {
+            r#ref: Some(r.into()),
+            source: "SHORTLINK".into(),
+            ad_id: None,
+            referer_uri: None,
+        })
+    };
+    let batch = vec![
+        item(
+            ch,
+            InboundEnvelope {
+                contact: Some(named(Some("Ann"), None)),
+                ..receipt("7", "ref-a", referral("first"))
+            },
+            vec![],
+        ),
+        item(
+            ch,
+            text_message("7", "m_1", "hi", 3_000),
+            vec![reply("ok", Lane::Reply)],
+        ),
+        item(
+            ch,
+            text_message("7", "m_1", "hi", 3_000),
+            vec![reply("ok", Lane::Reply)],
+        ),
+        item(
+            ch,
+            InboundEnvelope {
+                contact: Some(named(None, Some("Lee"))),
+                ..receipt("7", "ref-b", referral("second"))
+            },
+            vec![],
+        ),
+        item(
+            ch,
+            receipt(
+                "7",
+                "block",
+                InboundEvent::Reachability { reachable: false },
+            ),
+            vec![],
+        ),
+    ];
+    let outcomes = store.ingest(&batch).await.unwrap();
+    assert!(matches!(&outcomes[1], IngestOutcome::Stored { queued, .. } if queued.len() == 1));
+    assert_eq!(
+        outcomes[2],
+        IngestOutcome::Duplicate,
+        "a repeat inside one batch is still a duplicate"
+    );
+    let c = store.find_contact(ch, "7").await.unwrap().unwrap();
+    assert_eq!(
+        (c.first_name.as_deref(), c.last_name.as_deref()),
+        (Some("Ann"), Some("Lee"))
+    );
+    assert_eq!(c.source_ref.as_deref(), Some("first"));
+    assert!(!c.reachable, "the last reachability signal wins");
+    assert_eq!(
+        c.last_window_action_kind.as_deref(),
+        Some("referral"),
+        "the referral at 5000 is later than the message at 3000"
+    );
+    assert_eq!(store.outbox_pending().await.unwrap(), 1);
+    let conversation = store.list_conversations(ch).await.unwrap().remove(0);
+    assert_eq!(store.list_messages(conversation.id).await.unwrap().len(), 2);
+}
+
+async fn a_restarted_node_reclaims_its_rows_at_once_but_live_claims_are_left_alone(
+    db: TestDatabase,
+) {
+    let store = db.open().await;
+    let ch = messenger_channel(&store, "100").await;
+    for i in 0..2 {
+        store
+            .ingest(&[item(
+                ch,
+                text_message("7", &format!("m_{i}"), "hi", i),
+                vec![reply("ok", Lane::Reply)],
+            )])
+            .await
+            .unwrap();
+    }
+    let now = Millis::now();
+    let mine = store
+        .claim_outbox("node-a", Lane::Reply, now, now.plus_millis(30_000), 1)
+        .await
+        .unwrap();
+    let theirs = store
+        .claim_outbox("node-b", Lane::Reply, now, now.plus_millis(30_000), 1)
+        .await
+        .unwrap();
+    assert_eq!((mine.len(), theirs.len()), (1, 1));
+    assert_eq!(
+        store.recover_outbox(None, now).await.unwrap(),
+        0,
+        "periodic recovery leaves live leases alone"
+    );
+    assert_eq!(
+        store.recover_outbox(Some("node-a"), now).await.unwrap(),
+        1,
+        "node-a restarted"
+    );
+    let again = store
+        .claim_outbox("node-a", Lane::Reply, now, now.plus_millis(30_000), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        again.iter().map(|j| j.message_id).collect::<Vec<_>>(),
+        vec![mine[0].message_id]
+    );
+}
 
 async fn migrations_are_idempotent_and_the_database_answers(db: TestDatabase) {
     let store = db.open().await;
@@ -202,7 +326,6 @@ async fn sent_reply(
         .expect("claimed");
     store
         .record_dispatch(&[DispatchResult::Sent {
-            outbox_id: job.outbox_id,
             message_id: job.message_id,
             platform_message_id: format!("out_{mid}"),
             at: Millis(sent_at),
@@ -460,20 +583,17 @@ async fn claimed_rows_are_leased_and_results_recorded(db: TestDatabase) {
     store
         .record_dispatch(&[
             DispatchResult::Retry {
-                outbox_id: jobs[0].outbox_id,
                 message_id: jobs[0].message_id,
                 run_at: now.plus_millis(60_000),
                 detail: "503".into(),
             },
             DispatchResult::Failed {
-                outbox_id: jobs[1].outbox_id,
                 message_id: jobs[1].message_id,
                 class: SendErrorClass::RecipientUnavailable,
                 detail: "551/1545041".into(),
                 contact_unreachable: Some(jobs[1].contact_id),
             },
             DispatchResult::Sent {
-                outbox_id: jobs[2].outbox_id,
                 message_id: jobs[2].message_id,
                 platform_message_id: "m_out".into(),
                 at: now,
@@ -544,13 +664,13 @@ async fn a_dead_senders_rows_are_recovered_by_lane(db: TestDatabase) {
         .unwrap();
     assert_eq!((r.len(), b.len()), (1, 1));
     assert_eq!(
-        store.recover_outbox("other-node", now).await.unwrap(),
+        store.recover_outbox(None, now).await.unwrap(),
         0,
         "leases still valid"
     );
     assert_eq!(
         store
-            .recover_outbox("other-node", now.plus_millis(31_000))
+            .recover_outbox(None, now.plus_millis(31_000))
             .await
             .unwrap(),
         2

@@ -1,5 +1,6 @@
 -- Switchboard core schema (SQLite). Keep in step with ../postgres/0001_core.sql: the only intended
--- differences are the id column type and partial-index syntax, nothing else.
+-- difference is the id column type, nothing else.
+-- reachable: NULL until the platform tells us either way (treated as reachable).
 -- Conventions (sqlx Any): times are BIGINT epoch-ms, flags are BIGINT 0/1, JSON is TEXT.
 CREATE TABLE channels (
     id              INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -22,7 +23,7 @@ CREATE TABLE contacts (
     locale                  TEXT,
     source_ref              TEXT,
     source_kind             TEXT,
-    reachable               BIGINT  NOT NULL DEFAULT 1,
+    reachable               BIGINT,
     last_window_action_at   BIGINT,
     last_window_action_kind TEXT,
     created_at              BIGINT  NOT NULL,
@@ -56,7 +57,18 @@ CREATE TABLE messages (
     error_detail        TEXT,
     created_at          BIGINT  NOT NULL,
     sent_at             BIGINT,
-    updated_at          BIGINT  NOT NULL
+    updated_at          BIGINT  NOT NULL,
+    -- The inbound event this message answers, if any.
+    origin_event_id     BIGINT,
+    -- The outbox lives on the message row: a message we send is a row before it is a request.
+    -- outbox_state is NULL for messages that are not ours to send, else queued | sending | done.
+    lane                TEXT,
+    outbox_state        TEXT,
+    attempts            BIGINT  NOT NULL DEFAULT 0,
+    run_at              BIGINT,
+    lease_until         BIGINT,
+    claimed_by          TEXT,
+    messaging_type      TEXT
 );
 CREATE UNIQUE INDEX messages_platform_id ON messages (channel_id, platform_message_id);
 CREATE INDEX messages_by_conversation ON messages (conversation_id, id);
@@ -75,18 +87,5 @@ CREATE TABLE events (
     UNIQUE (channel_id, dedupe_key)
 );
 
-CREATE TABLE outbox (
-    id             INTEGER PRIMARY KEY AUTOINCREMENT,
-    message_id     BIGINT  NOT NULL UNIQUE REFERENCES messages (id),
-    channel_id     BIGINT  NOT NULL REFERENCES channels (id),
-    lane           TEXT    NOT NULL,
-    state          TEXT    NOT NULL,
-    attempts       BIGINT  NOT NULL DEFAULT 0,
-    run_at         BIGINT  NOT NULL,
-    lease_until    BIGINT,
-    claimed_by     TEXT,
-    messaging_type TEXT,
-    created_at     BIGINT  NOT NULL
-);
-CREATE INDEX outbox_ready ON outbox (run_at, id) WHERE state = 'queued';
-CREATE INDEX outbox_in_flight ON outbox (lease_until) WHERE state = 'sending';
+CREATE INDEX messages_outbox_ready ON messages (lane, run_at, id) WHERE outbox_state = 'queued';
+CREATE INDEX messages_outbox_in_flight ON messages (lease_until) WHERE outbox_state = 'sending';

@@ -1,0 +1,65 @@
+//! The binary's own commands, run as a user would run them.
+
+use std::process::Command;
+
+fn switchboard(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(args)
+        .env("SWITCHBOARD_LOG", "warn")
+        .output()
+        .expect("run switchboard")
+}
+
+#[test]
+fn the_demo_plays_its_conversation_and_answers_each_customer_message_once() {
+    let out = switchboard(&["demo", "--script-only", "--listen", "127.0.0.1:0"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("2 Messenger replies and 2 Telegram replies sent"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("a webhook with a forged signature") && stdout.contains("answered 403"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("came from ref \"summer_qr\"")
+            && stdout.contains("came from ref \"promo1\""),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn migrate_creates_a_sqlite_database_and_is_idempotent() {
+    let path = std::env::temp_dir().join(format!("sb-migrate-{}.db", std::process::id()));
+    let url = format!("sqlite://{}", path.display());
+    for _ in 0..2 {
+        let out = switchboard(&["migrate", "--database-url", &url]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("migrations applied (sqlite)"));
+    }
+    assert!(path.exists());
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
+
+#[test]
+fn an_unsupported_database_url_is_a_clear_error() {
+    let out = switchboard(&["migrate", "--database-url", "mysql://root@127.0.0.1/x"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unsupported database url"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
