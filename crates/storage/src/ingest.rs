@@ -19,8 +19,9 @@ use switchboard_domain::{
     Millis, Referral,
 };
 
+use crate::Backend;
 use crate::outbox::Lane;
-use crate::rows::{ROWS_PER_STATEMENT, get, placeholders, values_rows};
+use crate::rows::{ROWS_PER_STATEMENT, get, placeholders};
 use crate::{Result, Store, StoreError};
 
 /// One event to store, with the replies already decided for it.
@@ -61,17 +62,27 @@ impl Store {
     pub async fn ingest(&self, items: &[IngestItem]) -> Result<Vec<IngestOutcome>> {
         let now = Millis::now();
         let mut tx = self.write.begin().await?;
-        let contacts = upsert_contacts(&mut tx, items, now).await?;
+        let db = self.backend;
+        let contacts = upsert_contacts(&mut tx, db, items, now).await?;
         let contact_of = |item: &IngestItem| -> Option<i64> {
             let c = item.envelope.contact.as_ref()?;
             contacts
                 .get(&(item.channel_id.0, c.external_id.as_str()))
                 .copied()
         };
-        let events = insert_events(&mut tx, items, &contact_of, now).await?;
-        let conversations = upsert_conversations(&mut tx, items, &events, &contact_of, now).await?;
-        let queued =
-            insert_messages(&mut tx, items, &events, &contact_of, &conversations, now).await?;
+        let events = insert_events(&mut tx, db, items, &contact_of, now).await?;
+        let conversations =
+            upsert_conversations(&mut tx, db, items, &events, &contact_of, now).await?;
+        let queued = insert_messages(
+            &mut tx,
+            db,
+            items,
+            &events,
+            &contact_of,
+            &conversations,
+            now,
+        )
+        .await?;
         for ((item, event), contact) in items.iter().zip(&events).zip(items.iter().map(contact_of))
         {
             if let (Some(_), Some(contact)) = (event, contact) {
@@ -108,6 +119,7 @@ struct ContactFacts<'a> {
 
 async fn upsert_contacts<'a>(
     tx: &mut Tx,
+    db: Backend,
     items: &'a [IngestItem],
     now: Millis,
 ) -> Result<HashMap<ContactKey<'a>, i64>> {
@@ -165,7 +177,7 @@ async fn upsert_contacts<'a>(
                    THEN excluded.last_window_action_at ELSE contacts.last_window_action_at END,
                updated_at = excluded.updated_at
              RETURNING id, channel_id, external_id",
-            values_rows(chunk.len(), 13, 0)
+            db.values_rows(chunk.len(), 13, 0)
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for key in chunk {
@@ -204,6 +216,7 @@ async fn upsert_contacts<'a>(
 /// (stored earlier, or earlier in this same batch).
 async fn insert_events(
     tx: &mut Tx,
+    db: Backend,
     items: &[IngestItem],
     contact_of: &impl Fn(&IngestItem) -> Option<i64>,
     now: Millis,
@@ -215,7 +228,7 @@ async fn insert_events(
              VALUES {}
              ON CONFLICT (channel_id, dedupe_key) DO NOTHING
              RETURNING id, channel_id, dedupe_key",
-            values_rows(chunk.len(), 8, 0)
+            db.values_rows(chunk.len(), 8, 0)
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for item in chunk {
@@ -258,6 +271,7 @@ fn adds_message(event: &InboundEvent) -> bool {
 /// this batch writes messages to exist. An inbound message reopens a resolved conversation.
 async fn upsert_conversations(
     tx: &mut Tx,
+    db: Backend,
     items: &[IngestItem],
     events: &[Option<i64>],
     contact_of: &impl Fn(&IngestItem) -> Option<i64>,
@@ -308,7 +322,7 @@ async fn upsert_conversations(
                    last_message_at = CASE WHEN excluded.last_message_at > COALESCE(conversations.last_message_at, -1)
                                           THEN excluded.last_message_at ELSE conversations.last_message_at END
                  RETURNING id, contact_id",
-                values_rows(chunk.len(), 5, 0)
+                db.values_rows(chunk.len(), 5, 0)
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for (contact, channel, at, _) in chunk {
@@ -348,6 +362,7 @@ struct NewMessage<'a> {
 /// queued reply ids per event.
 async fn insert_messages<'a>(
     tx: &mut Tx,
+    db: Backend,
     items: &'a [IngestItem],
     events: &[Option<i64>],
     contact_of: &impl Fn(&IngestItem) -> Option<i64>,
@@ -440,7 +455,7 @@ async fn insert_messages<'a>(
              VALUES {}
              ON CONFLICT (channel_id, platform_message_id) DO NOTHING
              RETURNING id, origin_event_id, outbox_state",
-            values_rows(chunk.len(), 18, 0)
+            db.values_rows(chunk.len(), 18, 0)
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for m in chunk {

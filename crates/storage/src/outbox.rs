@@ -14,7 +14,7 @@ use switchboard_domain::{
 };
 
 use crate::ingest::status_rank;
-use crate::rows::{ROWS_PER_STATEMENT, get, parse_enum, parse_json, placeholders, values_rows};
+use crate::rows::{ROWS_PER_STATEMENT, get, parse_enum, parse_json};
 use crate::{Result, Store, StoreError};
 
 /// Which queue a message waits in. Replies never wait behind bulk work.
@@ -173,7 +173,7 @@ impl Store {
         contacts.dedup();
         let sql = format!(
             "SELECT id, external_id FROM contacts WHERE id IN ({})",
-            placeholders(0, contacts.len())
+            self.backend.params(0, contacts.len())
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for id in &contacts {
@@ -219,15 +219,19 @@ impl Store {
                 "UPDATE messages SET
                    status = CASE WHEN messages.status_rank < 3 THEN 'sent' ELSE messages.status END,
                    status_rank = CASE WHEN messages.status_rank < 3 THEN 3 ELSE messages.status_rank END,
-                   platform_message_id = v.column2, sent_at = v.column3, updated_at = $1,
+                   platform_message_id = v.column2, sent_at = v.column3, updated_at = v.column4,
                    outbox_state = 'done', lease_until = NULL, error_class = NULL, error_detail = NULL
                  FROM (VALUES {}) AS v
                  WHERE messages.id = v.column1",
-                values_rows(chunk.len(), 3, 1)
+                self.backend.values_rows(chunk.len(), 4, 0)
             );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now.0);
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for (id, platform_id, at) in chunk {
-                q = q.bind(id.0).bind(platform_id.as_str()).bind(at.0);
+                q = q
+                    .bind(id.0)
+                    .bind(platform_id.as_str())
+                    .bind(at.0)
+                    .bind(now.0);
             }
             q.execute(&mut *tx).await?;
         }

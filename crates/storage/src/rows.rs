@@ -32,30 +32,21 @@ pub(crate) fn placeholders(offset: usize, n: usize) -> String {
         .join(", ")
 }
 
-/// `($o+1, …, $o+cols), (…), …` for `rows` rows of `cols` columns: the VALUES list of a
-/// multi-row statement, bound in row-major order.
-pub(crate) fn values_rows(rows: usize, cols: usize, offset: usize) -> String {
-    let mut out = String::with_capacity(rows * cols * 5);
-    for r in 0..rows {
-        if r > 0 {
-            out.push_str(", ");
-        }
-        out.push('(');
-        out.push_str(&placeholders(offset + r * cols, cols));
-        out.push(')');
-    }
-    out
-}
-
 /// Rows per multi-row statement: keeps every statement well under SQLite's 32,766 and
 /// PostgreSQL's 65,535 bound parameters whatever the column count.
 pub(crate) const ROWS_PER_STATEMENT: usize = 400;
 
 #[cfg(test)]
 mod tests {
+    use crate::Backend;
+
     #[test]
     fn values_lists_number_their_placeholders_row_by_row() {
-        assert_eq!(super::values_rows(2, 3, 1), "($2, $3, $4), ($5, $6, $7)");
+        assert_eq!(
+            Backend::Postgres.values_rows(2, 3, 1),
+            "($2, $3, $4), ($5, $6, $7)"
+        );
+        assert_eq!(Backend::Sqlite.values_rows(2, 2, 1), "(?, ?), (?, ?)");
         assert_eq!(super::placeholders(0, 2), "$1, $2");
     }
 }
