@@ -42,7 +42,7 @@ impl ServerConfig {
             node_id: None,
             body_limit: 1024 * 1024,
             outbox_lease: Duration::from_secs(30),
-            reply_workers: 4,
+            reply_workers: 2,
             ingest_shards: None,
             ingest_timeout: Duration::from_secs(4),
         }

@@ -111,6 +111,9 @@ impl Store {
                 .max_connections(max)
                 .min_connections(0)
                 .acquire_timeout(options.acquire_timeout)
+                // A failed query already surfaces as `Unavailable`; pinging before every acquire
+                // would add a round trip to every transaction on the writer's critical path.
+                .test_before_acquire(false)
                 .after_connect(move |conn, _meta| {
                     Box::pin(async move {
                         for pragma in backend.session_setup() {

@@ -199,8 +199,18 @@ impl Store {
         if results.is_empty() {
             return Ok(());
         }
-        let now = Millis::now();
         let mut tx = self.write.begin().await?;
+        self.record_in(&mut tx, results).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn record_in(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        results: &[DispatchResult],
+    ) -> Result<()> {
+        let now = Millis::now();
         let sent: Vec<_> = results
             .iter()
             .filter_map(|r| match r {
@@ -233,7 +243,7 @@ impl Store {
                     .bind(at.0)
                     .bind(now.0);
             }
-            q.execute(&mut *tx).await?;
+            q.execute(&mut **tx).await?;
         }
         for result in results {
             match result {
@@ -252,7 +262,7 @@ impl Store {
                     .bind(detail.as_str())
                     .bind(now.0)
                     .bind(message_id.0)
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await?;
                 }
                 DispatchResult::Failed {
@@ -272,7 +282,7 @@ impl Store {
                     .bind(detail.as_str())
                     .bind(now.0)
                     .bind(message_id.0)
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await?;
                     if let Some(contact) = contact_unreachable {
                         sqlx::query(
@@ -280,13 +290,12 @@ impl Store {
                         )
                         .bind(now.0)
                         .bind(*contact)
-                        .execute(&mut *tx)
+                        .execute(&mut **tx)
                         .await?;
                     }
                 }
             }
         }
-        tx.commit().await?;
         Ok(())
     }
 
