@@ -3,7 +3,7 @@
 use sqlx::any::AnyRow;
 use switchboard_domain::{ChannelId, ChannelKind, ChannelSettings, Millis};
 
-use crate::rows::{get, parse_enum, parse_json};
+use crate::rows::{get, parse_enum, parse_json, to_json};
 use crate::{Result, Store};
 
 /// A channel as stored, secrets included. Never serialise this into an API response: the server
@@ -45,8 +45,7 @@ fn from_row(row: &AnyRow) -> Result<ChannelRecord> {
 impl Store {
     /// Stores a new channel. Connecting the same page or bot twice is a `Conflict`.
     pub async fn create_channel(&self, new: NewChannel) -> Result<ChannelRecord> {
-        let settings = serde_json::to_string(&new.settings)
-            .map_err(|e| crate::StoreError::Corrupt(e.to_string()))?;
+        let settings = to_json(&new.settings)?;
         let row = sqlx::query(
             "INSERT INTO channels (kind, name, external_id, settings, default_reply, created_at)
              VALUES ($1, $2, $3, $4, $5, $6)

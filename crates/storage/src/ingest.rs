@@ -21,7 +21,7 @@ use switchboard_domain::{
 
 use crate::Backend;
 use crate::outbox::Lane;
-use crate::rows::{ROWS_PER_STATEMENT, get, placeholders};
+use crate::rows::{ROWS_PER_STATEMENT, get, placeholders, to_json};
 use crate::{Result, Store, StoreError};
 
 /// One event to store, with the replies already decided for it.
@@ -233,8 +233,7 @@ async fn insert_events(
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for item in chunk {
             let env = &item.envelope;
-            let payload = serde_json::to_string(&env.event)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let payload = to_json(&env.event)?;
             q = q
                 .bind(item.channel_id.0)
                 .bind(env.dedupe_key.as_str())
@@ -459,8 +458,7 @@ async fn insert_messages<'a>(
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for m in chunk {
-            let json =
-                serde_json::to_string(m.content).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let json = to_json(m.content)?;
             q = q
                 .bind(m.conversation)
                 .bind(m.channel)
@@ -509,8 +507,7 @@ async fn apply_updates(
             platform_message_id,
             content,
         } => {
-            let json =
-                serde_json::to_string(content).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let json = to_json(content)?;
             sqlx::query(
                 "UPDATE messages SET content = $1, text = $2, updated_at = $3
                  WHERE channel_id = $4 AND platform_message_id = $5 AND direction = 'in'",

@@ -20,7 +20,7 @@ pub(crate) async fn run(pool: &AnyPool, backend: Backend) -> Result<()> {
             tx.execute(lock).await?;
         }
         let applied = sqlx::query("SELECT COUNT(*) AS n FROM schema_migrations WHERE version = $1")
-            .bind(*version)
+            .bind(version)
             .fetch_one(&mut *tx)
             .await?
             .try_get::<i64, _>("n")?;
@@ -35,12 +35,12 @@ pub(crate) async fn run(pool: &AnyPool, backend: Backend) -> Result<()> {
         );
         // Executed as one multi-statement string: both drivers accept that outside prepared
         // statements, and the transaction makes the file all-or-nothing.
-        tx.execute(*sql).await?;
+        tx.execute(sqlx::AssertSqlSafe(sql.clone())).await?;
         sqlx::query(
             "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
         )
-        .bind(*version)
-        .bind(*name)
+        .bind(version)
+        .bind(name)
         .bind(switchboard_domain::Millis::now().0)
         .execute(&mut *tx)
         .await?;

@@ -24,6 +24,11 @@ pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(row: &AnyRow, column: &
     serde_json::from_str(&raw).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
 }
 
+/// Our own JSON of a model value, for a TEXT column.
+pub(crate) fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
 /// `$1, $2, …` starting after `offset` placeholders, for statements with variable-length lists.
 pub(crate) fn placeholders(offset: usize, n: usize) -> String {
     (offset + 1..=offset + n)

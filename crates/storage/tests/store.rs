@@ -61,6 +61,20 @@ fn reply(text: &str, lane: Lane) -> OutgoingDraft {
     }
 }
 
+/// Claims with a 30-second lease.
+async fn claim(
+    store: &Store,
+    worker: &str,
+    lane: Lane,
+    now: Millis,
+    limit: i64,
+) -> Vec<switchboard_storage::OutboxJob> {
+    store
+        .claim_outbox(worker, lane, now, now.plus_millis(30_000), limit)
+        .await
+        .expect("claim")
+}
+
 fn item(channel: ChannelId, envelope: InboundEnvelope, replies: Vec<OutgoingDraft>) -> IngestItem {
     IngestItem {
         channel_id: channel,
@@ -176,14 +190,8 @@ async fn a_restarted_node_reclaims_its_rows_at_once_but_live_claims_are_left_alo
             .unwrap();
     }
     let now = Millis::now();
-    let mine = store
-        .claim_outbox("node-a", Lane::Reply, now, now.plus_millis(30_000), 1)
-        .await
-        .unwrap();
-    let theirs = store
-        .claim_outbox("node-b", Lane::Reply, now, now.plus_millis(30_000), 1)
-        .await
-        .unwrap();
+    let mine = claim(&store, "node-a", Lane::Reply, now, 1).await;
+    let theirs = claim(&store, "node-b", Lane::Reply, now, 1).await;
     assert_eq!((mine.len(), theirs.len()), (1, 1));
     assert_eq!(
         store.recover_outbox(None, now).await.unwrap(),
@@ -195,10 +203,7 @@ async fn a_restarted_node_reclaims_its_rows_at_once_but_live_claims_are_left_alo
         1,
         "node-a restarted"
     );
-    let again = store
-        .claim_outbox("node-a", Lane::Reply, now, now.plus_millis(30_000), 10)
-        .await
-        .unwrap();
+    let again = claim(&store, "node-a", Lane::Reply, now, 10).await;
     assert_eq!(
         again.iter().map(|j| j.message_id).collect::<Vec<_>>(),
         vec![mine[0].message_id]
@@ -310,16 +315,7 @@ async fn sent_reply(
     let IngestOutcome::Stored { queued, .. } = &out[0] else {
         panic!("duplicate")
     };
-    let jobs = store
-        .claim_outbox(
-            "w",
-            Lane::Reply,
-            Millis::now(),
-            Millis::now().plus_millis(30_000),
-            100,
-        )
-        .await
-        .unwrap();
+    let jobs = claim(store, "w", Lane::Reply, Millis::now(), 100).await;
     let job = jobs
         .iter()
         .find(|j| j.message_id == queued[0])
@@ -554,29 +550,18 @@ async fn claimed_rows_are_leased_and_results_recorded(db: TestDatabase) {
             .unwrap();
     }
     let now = Millis::now();
-    let jobs = store
-        .claim_outbox("a", Lane::Reply, now, now.plus_millis(30_000), 10)
-        .await
-        .unwrap();
+    let jobs = claim(&store, "a", Lane::Reply, now, 10).await;
     assert_eq!(jobs.len(), 3);
     assert_eq!(
         jobs[0].recipient,
         ExternalUserId::from(Psid::parse("7").unwrap())
     );
     assert!(
-        store
-            .claim_outbox("b", Lane::Reply, now, now.plus_millis(30_000), 10)
-            .await
-            .unwrap()
-            .is_empty(),
+        claim(&store, "b", Lane::Reply, now, 10).await.is_empty(),
         "leased rows are not claimed twice"
     );
     assert!(
-        store
-            .claim_outbox("b", Lane::Bulk, now, now.plus_millis(30_000), 10)
-            .await
-            .unwrap()
-            .is_empty(),
+        claim(&store, "b", Lane::Bulk, now, 10).await.is_empty(),
         "lanes are separate"
     );
 
@@ -607,18 +592,11 @@ async fn claimed_rows_are_leased_and_results_recorded(db: TestDatabase) {
         (MessageStatus::Queued, Some("503"))
     );
     assert!(
-        store
-            .claim_outbox("a", Lane::Reply, now, now.plus_millis(30_000), 10)
-            .await
-            .unwrap()
-            .is_empty(),
+        claim(&store, "a", Lane::Reply, now, 10).await.is_empty(),
         "not due yet"
     );
     let later = now.plus_millis(61_000);
-    let again = store
-        .claim_outbox("a", Lane::Reply, later, later.plus_millis(30_000), 10)
-        .await
-        .unwrap();
+    let again = claim(&store, "a", Lane::Reply, later, 10).await;
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].attempts, 2);
 
@@ -654,14 +632,8 @@ async fn a_dead_senders_rows_are_recovered_by_lane(db: TestDatabase) {
         .await
         .unwrap();
     let now = Millis::now();
-    let r = store
-        .claim_outbox("dead-node", Lane::Reply, now, now.plus_millis(30_000), 10)
-        .await
-        .unwrap();
-    let b = store
-        .claim_outbox("dead-node", Lane::Bulk, now, now.plus_millis(30_000), 10)
-        .await
-        .unwrap();
+    let r = claim(&store, "dead-node", Lane::Reply, now, 10).await;
+    let b = claim(&store, "dead-node", Lane::Bulk, now, 10).await;
     assert_eq!((r.len(), b.len()), (1, 1));
     assert_eq!(
         store.recover_outbox(None, now).await.unwrap(),
@@ -683,29 +655,25 @@ async fn a_dead_senders_rows_are_recovered_by_lane(db: TestDatabase) {
         store.get_message(r[0].message_id).await.unwrap().status,
         MessageStatus::Queued
     );
-    let again = store
-        .claim_outbox(
-            "other-node",
-            Lane::Reply,
-            now.plus_millis(31_000),
-            now.plus_millis(60_000),
-            10,
-        )
-        .await
-        .unwrap();
+    let again = claim(
+        &store,
+        "other-node",
+        Lane::Reply,
+        now.plus_millis(31_000),
+        10,
+    )
+    .await;
     assert_eq!(again.len(), 1, "the reply is sent again");
     assert!(
-        store
-            .claim_outbox(
-                "other-node",
-                Lane::Bulk,
-                now.plus_millis(31_000),
-                now.plus_millis(60_000),
-                10
-            )
-            .await
-            .unwrap()
-            .is_empty(),
+        claim(
+            &store,
+            "other-node",
+            Lane::Bulk,
+            now.plus_millis(31_000),
+            10
+        )
+        .await
+        .is_empty(),
         "bulk is never re-sent"
     );
 }

@@ -1,9 +1,9 @@
--- Switchboard core schema (SQLite). Keep in step with ../postgres/0001_core.sql: the only intended
--- difference is the id column type, nothing else.
+-- Switchboard core schema, one file for SQLite and PostgreSQL. `{{ID}}` is the only dialect
+-- difference (an auto-incrementing 64-bit primary key); Backend::migrations fills it in.
 -- reachable: NULL until the platform tells us either way (treated as reachable).
 -- Conventions (sqlx Any): times are BIGINT epoch-ms, flags are BIGINT 0/1, JSON is TEXT.
 CREATE TABLE channels (
-    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    id              {{ID}},
     kind            TEXT    NOT NULL,
     name            TEXT    NOT NULL,
     external_id     TEXT    NOT NULL,
@@ -14,7 +14,7 @@ CREATE TABLE channels (
 );
 
 CREATE TABLE contacts (
-    id                      INTEGER PRIMARY KEY AUTOINCREMENT,
+    id                      {{ID}},
     channel_id              BIGINT  NOT NULL REFERENCES channels (id),
     external_id             TEXT    NOT NULL,
     first_name              TEXT,
@@ -32,7 +32,7 @@ CREATE TABLE contacts (
 );
 
 CREATE TABLE conversations (
-    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    id              {{ID}},
     channel_id      BIGINT  NOT NULL REFERENCES channels (id),
     contact_id      BIGINT  NOT NULL UNIQUE REFERENCES contacts (id),
     status          TEXT    NOT NULL DEFAULT 'open',
@@ -42,7 +42,7 @@ CREATE TABLE conversations (
 CREATE INDEX conversations_by_channel ON conversations (channel_id, last_message_at);
 
 CREATE TABLE messages (
-    id                  INTEGER PRIMARY KEY AUTOINCREMENT,
+    id                  {{ID}},
     conversation_id     BIGINT  NOT NULL REFERENCES conversations (id),
     channel_id          BIGINT  NOT NULL REFERENCES channels (id),
     contact_id          BIGINT  NOT NULL REFERENCES contacts (id),
@@ -75,7 +75,7 @@ CREATE INDEX messages_by_conversation ON messages (conversation_id, id);
 CREATE INDEX messages_receipts ON messages (contact_id, direction, status_rank, sent_at);
 
 CREATE TABLE events (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    id          {{ID}},
     channel_id  BIGINT  NOT NULL REFERENCES channels (id),
     dedupe_key  TEXT    NOT NULL,
     contact_id  BIGINT  REFERENCES contacts (id),
