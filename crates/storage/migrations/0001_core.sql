@@ -62,6 +62,8 @@ CREATE TABLE messages (
     origin_event_id     BIGINT,
     -- The outbox lives on the message row: a message we send is a row before it is a request.
     -- outbox_state is NULL for messages that are not ours to send, else queued | sending | done.
+    -- Who the message goes to (the contact's platform id), kept on the row so a claim needs no join.
+    recipient           TEXT,
     lane                TEXT,
     outbox_state        TEXT,
     attempts            BIGINT  NOT NULL DEFAULT 0,

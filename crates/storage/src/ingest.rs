@@ -353,6 +353,7 @@ struct NewMessage<'a> {
     created_at: Millis,
     sent_at: Option<Millis>,
     origin_event_id: i64,
+    recipient: &'a str,
     /// `Some` for messages we are to send: they enter the outbox queued.
     outbox: Option<&'a OutgoingDraft>,
 }
@@ -374,6 +375,9 @@ async fn insert_messages<'a>(
             continue;
         };
         let Some(&conversation) = conversations.get(&contact) else {
+            continue;
+        };
+        let Some(person) = &item.envelope.contact else {
             continue;
         };
         let env = &item.envelope;
@@ -399,6 +403,7 @@ async fn insert_messages<'a>(
             },
             sent_at,
             origin_event_id: event_id,
+            recipient: person.external_id.as_str(),
             outbox,
         };
         match &env.event {
@@ -450,11 +455,11 @@ async fn insert_messages<'a>(
         let sql = format!(
             "INSERT INTO messages (conversation_id, channel_id, contact_id, direction, author_kind, content, text,
                                    platform_message_id, status, status_rank, created_at, sent_at, updated_at,
-                                   origin_event_id, lane, outbox_state, run_at, messaging_type)
+                                   origin_event_id, recipient, lane, outbox_state, run_at, messaging_type)
              VALUES {}
              ON CONFLICT (channel_id, platform_message_id) DO NOTHING
              RETURNING id, origin_event_id, outbox_state",
-            db.values_rows(chunk.len(), 18, 0)
+            db.values_rows(chunk.len(), 19, 0)
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for m in chunk {
@@ -474,6 +479,7 @@ async fn insert_messages<'a>(
                 .bind(m.sent_at.map(|t| t.0))
                 .bind(now.0)
                 .bind(m.origin_event_id)
+                .bind(m.recipient)
                 .bind(m.outbox.map(|d| d.lane.as_str()))
                 .bind(m.outbox.map(|_| "queued"))
                 .bind(m.outbox.map(|_| now.0))

@@ -5,8 +5,6 @@
 //! later `run_at` for a retryable failure. A row still `sending` when its lease expires belonged
 //! to a process that died mid-send; see [`Store::recover_outbox`] for what happens to it.
 
-use std::collections::HashMap;
-
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use switchboard_domain::{
@@ -15,7 +13,7 @@ use switchboard_domain::{
 
 use crate::ingest::status_rank;
 use crate::rows::{ROWS_PER_STATEMENT, get, parse_enum, parse_json};
-use crate::{Result, Store, StoreError};
+use crate::{Result, Store};
 
 /// Which queue a message waits in. Replies never wait behind bulk work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -115,16 +113,12 @@ impl RetryPolicy {
     }
 }
 
-fn job_from_row(row: &AnyRow, recipients: &HashMap<i64, String>) -> Result<OutboxJob> {
-    let contact_id: i64 = get(row, "contact_id")?;
-    let recipient = recipients
-        .get(&contact_id)
-        .ok_or_else(|| StoreError::Corrupt(format!("message for missing contact {contact_id}")))?;
+fn job_from_row(row: &AnyRow) -> Result<OutboxJob> {
     Ok(OutboxJob {
         message_id: MessageId(get(row, "id")?),
         channel_id: ChannelId(get(row, "channel_id")?),
-        contact_id,
-        recipient: ExternalUserId::from_stored(recipient.clone()),
+        contact_id: get(row, "contact_id")?,
+        recipient: ExternalUserId::from_stored(get(row, "recipient")?),
         content: parse_json(row, "content")?,
         lane: parse_enum(row, "lane", Lane::parse)?,
         attempts: get(row, "attempts")?,
@@ -144,13 +138,14 @@ impl Store {
         lease_until: Millis,
         limit: i64,
     ) -> Result<Vec<OutboxJob>> {
-        let mut tx = self.write.begin().await?;
+        // One statement, atomic on its own: no explicit transaction, so a claim costs a single
+        // round trip on the writer connection that webhook ingest is waiting for.
         let sql = format!(
             "UPDATE messages SET outbox_state = 'sending', status = 'sending', status_rank = 2,
                     lease_until = $1, claimed_by = $2, attempts = attempts + 1, updated_at = $4
              WHERE id IN (SELECT id FROM messages WHERE outbox_state = 'queued' AND lane = $3 AND run_at <= $4
                           ORDER BY run_at, id LIMIT $5 {})
-             RETURNING id, channel_id, contact_id, content, lane, attempts, messaging_type",
+             RETURNING id, channel_id, contact_id, recipient, content, lane, attempts, messaging_type",
             self.backend.skip_locked()
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -159,37 +154,9 @@ impl Store {
             .bind(lane.as_str())
             .bind(now.0)
             .bind(limit)
-            .fetch_all(&mut *tx)
+            .fetch_all(&self.write)
             .await?;
-        if rows.is_empty() {
-            tx.commit().await?;
-            return Ok(Vec::new());
-        }
-        let mut contacts: Vec<i64> = rows
-            .iter()
-            .map(|r| get(r, "contact_id"))
-            .collect::<Result<_>>()?;
-        contacts.sort_unstable();
-        contacts.dedup();
-        let sql = format!(
-            "SELECT id, external_id FROM contacts WHERE id IN ({})",
-            self.backend.params(0, contacts.len())
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for id in &contacts {
-            q = q.bind(*id);
-        }
-        let recipients = q
-            .fetch_all(&mut *tx)
-            .await?
-            .iter()
-            .map(|r| Ok((get::<i64>(r, "id")?, get::<String>(r, "external_id")?)))
-            .collect::<Result<HashMap<_, _>>>()?;
-        tx.commit().await?;
-        let mut jobs = rows
-            .iter()
-            .map(|r| job_from_row(r, &recipients))
-            .collect::<Result<Vec<_>>>()?;
+        let mut jobs = rows.iter().map(job_from_row).collect::<Result<Vec<_>>>()?;
         jobs.sort_by_key(|j| j.message_id);
         Ok(jobs)
     }
@@ -199,15 +166,25 @@ impl Store {
         if results.is_empty() {
             return Ok(());
         }
+        // The common case — every send succeeded — is one statement, atomic without a
+        // transaction around it.
+        let all_sent = results
+            .iter()
+            .all(|r| matches!(r, DispatchResult::Sent { .. }));
+        if all_sent && results.len() <= ROWS_PER_STATEMENT {
+            let mut conn = self.write.acquire().await?;
+            return self.record_sent(&mut conn, results).await;
+        }
         let mut tx = self.write.begin().await?;
         self.record_in(&mut tx, results).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    async fn record_in(
+    /// Marks the `Sent` results of a batch, with one multi-row UPDATE per chunk.
+    async fn record_sent(
         &self,
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        conn: &mut sqlx::AnyConnection,
         results: &[DispatchResult],
     ) -> Result<()> {
         let now = Millis::now();
@@ -243,8 +220,18 @@ impl Store {
                     .bind(at.0)
                     .bind(now.0);
             }
-            q.execute(&mut **tx).await?;
+            q.execute(&mut *conn).await?;
         }
+        Ok(())
+    }
+
+    async fn record_in(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        results: &[DispatchResult],
+    ) -> Result<()> {
+        self.record_sent(tx, results).await?;
+        let now = Millis::now();
         for result in results {
             match result {
                 DispatchResult::Sent { .. } => {}
