@@ -68,6 +68,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 page_access_token: TOKEN.into(),
                 app_secret: SECRET.into(),
                 verify_token: "v".into(),
+                rate_limits: None,
             }),
             default_reply: Some("Thanks! We will answer soon.".into()),
         })

@@ -24,6 +24,24 @@ impl ChannelKind {
         }
     }
 
+    /// The platform's documented sending limits (protocols.md A13, B6), used unless a channel
+    /// overrides them.
+    pub fn default_rate_limits(self) -> RateLimits {
+        match self {
+            // 300 calls/s per page for text (10/s for audio and video, applied per message kind
+            // once rich messages exist).
+            ChannelKind::Messenger => RateLimits {
+                per_second: 300.0,
+                per_recipient_per_second: None,
+            },
+            // ~30 messages/s per bot, ~1 message/s per chat.
+            ChannelKind::Telegram => RateLimits {
+                per_second: 30.0,
+                per_recipient_per_second: Some(1.0),
+            },
+        }
+    }
+
     /// The longest text one message may carry on this platform, in Unicode scalar values.
     pub fn text_limit(self) -> usize {
         match self {
@@ -37,7 +55,7 @@ impl ChannelKind {
 ///
 /// Secrets live only here and in storage: API responses are built from a separate view type that
 /// has no field for them, so they cannot be returned by accident.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum ChannelSettings {
     Messenger(MessengerSettings),
@@ -51,23 +69,59 @@ impl ChannelSettings {
             ChannelSettings::Telegram(_) => ChannelKind::Telegram,
         }
     }
+
+    /// The limits in force: the channel's own, or its platform's defaults.
+    pub fn rate_limits(&self) -> RateLimits {
+        let own = match self {
+            ChannelSettings::Messenger(m) => m.rate_limits,
+            ChannelSettings::Telegram(t) => t.rate_limits,
+        };
+        own.unwrap_or_else(|| self.kind().default_rate_limits())
+    }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MessengerSettings {
     pub page_id: String,
     pub page_access_token: String,
     pub app_secret: String,
     pub verify_token: String,
+    /// Overrides [`ChannelKind::default_rate_limits`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limits: Option<RateLimits>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TelegramSettings {
     pub bot_token: String,
     /// Expected in `X-Telegram-Bot-Api-Secret-Token` on every webhook POST.
     pub secret_token: String,
     #[serde(default)]
     pub receive: TelegramReceiveMode,
+    /// Overrides [`ChannelKind::default_rate_limits`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limits: Option<RateLimits>,
+}
+
+/// How fast Switchboard may send on a channel. Sends are spaced evenly (no bursts), so no
+/// one-second window ever holds more than `per_second` messages.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RateLimits {
+    pub per_second: f64,
+    /// Extra limit per recipient (Telegram: about one message per second per chat).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_recipient_per_second: Option<f64>,
+}
+
+impl RateLimits {
+    /// Accepts only positive, finite rates.
+    pub fn parse(per_second: f64, per_recipient_per_second: Option<f64>) -> Option<RateLimits> {
+        let ok = |r: f64| r.is_finite() && r > 0.0 && r <= 100_000.0;
+        (ok(per_second) && per_recipient_per_second.is_none_or(ok)).then_some(RateLimits {
+            per_second,
+            per_recipient_per_second,
+        })
+    }
 }
 
 /// How a Telegram bot's updates reach us.

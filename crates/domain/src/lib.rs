@@ -9,10 +9,12 @@ pub mod event;
 pub mod ids;
 pub mod message;
 pub mod send;
+pub mod template;
 pub mod time;
 
 pub use channel::{
-    ChannelKind, ChannelSettings, MessengerSettings, TelegramReceiveMode, TelegramSettings,
+    ChannelKind, ChannelSettings, MessengerSettings, RateLimits, TelegramReceiveMode,
+    TelegramSettings,
 };
 pub use event::{
     Attachment, AttachmentKind, ContactRef, EventKind, InboundEnvelope, InboundEvent, Referral,

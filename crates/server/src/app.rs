@@ -200,6 +200,7 @@ impl Server {
             lease: config.outbox_lease,
             retry: RetryPolicy::default(),
             wake,
+            pacer: Arc::default(),
         };
         let background = dispatcher.start(config.reply_workers).await;
         for record in store.list_channels().await? {

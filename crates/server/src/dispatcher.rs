@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use switchboard_channels::messenger::{METADATA_PREFIX, MessagingType};
 use switchboard_domain::{
@@ -17,6 +17,7 @@ use switchboard_storage::{DispatchResult, Lane, OutboxJob, RetryPolicy, Store};
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 
+use crate::pacing::{Pace, Pacer};
 use crate::registry::{ChannelRegistry, PlatformClient};
 
 /// How many rows one worker claims at a time.
@@ -26,6 +27,12 @@ const CONCURRENT_SENDS: usize = 64;
 /// How often an idle worker looks for due retries and other nodes' work.
 const IDLE_POLL: Duration = Duration::from_millis(250);
 const RECOVERY_INTERVAL: Duration = Duration::from_secs(5);
+/// A send whose slot opens within this is waited for in place; later ones go back to the queue.
+const INLINE_WAIT: Duration = Duration::from_millis(100);
+/// Pause after a rate-limit answer that did not say how long to wait.
+const RATE_LIMIT_BACKOFF: Duration = Duration::from_secs(5);
+/// Pause after the platform rejected the channel's credentials.
+const AUTH_BROKEN_PAUSE: Duration = Duration::from_secs(60);
 
 #[derive(Clone)]
 pub struct Dispatcher {
@@ -35,6 +42,7 @@ pub struct Dispatcher {
     pub lease: Duration,
     pub retry: RetryPolicy,
     pub wake: Arc<Notify>,
+    pub pacer: Arc<Pacer>,
 }
 
 impl Dispatcher {
@@ -77,12 +85,15 @@ impl Dispatcher {
             let woken = self.wake.notified();
             tokio::pin!(woken);
             woken.as_mut().enable();
+            // Channels that are paused or booked up stay queued instead of being claimed and
+            // handed straight back.
+            let busy = self.pacer.busy_channels(Instant::now(), INLINE_WAIT);
             let now = Millis::now();
             let lease_until =
                 now.plus_millis(i64::try_from(self.lease.as_millis()).unwrap_or(30_000));
             match self
                 .store
-                .claim_outbox(&self.node_id, lane, now, lease_until, CLAIM_BATCH)
+                .claim_outbox(&self.node_id, lane, now, lease_until, CLAIM_BATCH, &busy)
                 .await
             {
                 Ok(jobs) if !jobs.is_empty() => {
@@ -148,13 +159,33 @@ impl Dispatcher {
     }
 
     async fn send_one(&self, job: OutboxJob) -> DispatchResult {
-        let outcome = match self.registry.get(job.channel_id).await {
-            Ok(channel) => deliver(&channel.client, &job).await,
-            Err(e) => Err(SendError::transport(
-                format!("channel unavailable: {e}"),
-                true,
-            )),
+        let channel = match self.registry.get(job.channel_id).await {
+            Ok(channel) => channel,
+            Err(e) => {
+                let err = SendError::transport(format!("channel unavailable: {e}"), true);
+                return self.on_failure(job, err, Millis::now());
+            }
         };
+        let limits = channel.record.settings.rate_limits();
+        loop {
+            let now = Instant::now();
+            match self
+                .pacer
+                .acquire(job.channel_id, limits, job.recipient.as_str(), now)
+            {
+                Pace::Go => break,
+                Pace::NotBefore(t) if t - now <= INLINE_WAIT => {
+                    tokio::time::sleep_until(t.into()).await
+                }
+                Pace::NotBefore(t) => {
+                    return DispatchResult::Deferred {
+                        message_id: job.message_id,
+                        run_at: millis_at(t),
+                    };
+                }
+            }
+        }
+        let outcome = deliver(&channel.client, &job).await;
         let now = Millis::now();
         match outcome {
             Ok(receipt) => DispatchResult::Sent {
@@ -167,6 +198,34 @@ impl Dispatcher {
     }
 
     fn on_failure(&self, job: OutboxJob, err: SendError, now: Millis) -> DispatchResult {
+        match err.class {
+            // The platform asked this channel to slow down: pause it (only it) and put the
+            // message back without spending an attempt.
+            SendErrorClass::RateLimited => {
+                let wait = err
+                    .retry_after_secs
+                    .map_or(RATE_LIMIT_BACKOFF, Duration::from_secs);
+                let until = Instant::now() + wait;
+                self.pacer.pause(job.channel_id, until);
+                tracing::warn!(channel = %job.channel_id, wait_ms = wait.as_millis() as u64, code = ?err.code, "platform rate limit: channel paused");
+                return DispatchResult::Deferred {
+                    message_id: job.message_id,
+                    run_at: millis_at(until),
+                };
+            }
+            // Broken credentials fail every message alike: hold the channel's messages instead of
+            // failing them one after another, and say so loudly.
+            SendErrorClass::AuthBroken => {
+                let until = Instant::now() + AUTH_BROKEN_PAUSE;
+                self.pacer.pause(job.channel_id, until);
+                tracing::error!(channel = %job.channel_id, code = ?err.code, "channel credentials rejected by the platform: sending paused; fix the token");
+                return DispatchResult::Deferred {
+                    message_id: job.message_id,
+                    run_at: millis_at(until),
+                };
+            }
+            _ => {}
+        }
         // A bulk message whose fate is unknown is never re-sent: a duplicate broadcast is worse
         // than a missing one. A reply is retried: a missing answer is worse than a duplicate.
         let ambiguous = err.class == SendErrorClass::Transient && !err.not_delivered_to_platform;
@@ -242,4 +301,10 @@ fn permanent(class: SendErrorClass, detail: &str) -> SendError {
         detail: detail.to_owned(),
         not_delivered_to_platform: true,
     }
+}
+
+/// Wall-clock milliseconds for a monotonic instant (for `run_at` columns).
+fn millis_at(t: Instant) -> Millis {
+    let ahead = t.saturating_duration_since(Instant::now());
+    Millis::now().plus_millis(i64::try_from(ahead.as_millis()).unwrap_or(i64::MAX))
 }

@@ -15,6 +15,7 @@ pub mod config;
 pub mod dispatcher;
 pub mod error;
 pub mod ingest;
+pub mod pacing;
 pub mod polling;
 pub mod registry;
 pub mod webhooks;

@@ -12,7 +12,7 @@ use switchboard_domain::{
 };
 
 use crate::ingest::status_rank;
-use crate::rows::{ROWS_PER_STATEMENT, get, parse_enum, parse_json};
+use crate::rows::{ROWS_PER_STATEMENT, get, parse_enum, parse_json, placeholders};
 use crate::{Result, Store};
 
 /// Which queue a message waits in. Replies never wait behind bulk work.
@@ -63,6 +63,12 @@ pub enum DispatchResult {
         message_id: MessageId,
         platform_message_id: String,
         at: Millis,
+    },
+    /// Not sent, through no fault of the message (the channel had no free slot, or the platform
+    /// asked us to slow down): back to the queue for `run_at`, without spending an attempt.
+    Deferred {
+        message_id: MessageId,
+        run_at: Millis,
     },
     /// Try again at `run_at`.
     Retry {
@@ -137,25 +143,36 @@ impl Store {
         now: Millis,
         lease_until: Millis,
         limit: i64,
+        skip_channels: &[ChannelId],
     ) -> Result<Vec<OutboxJob>> {
+        let skip = if skip_channels.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "AND channel_id NOT IN ({})",
+                placeholders(5, skip_channels.len())
+            )
+        };
         // One statement, atomic on its own: no explicit transaction, so a claim costs a single
         // round trip on the writer connection that webhook ingest is waiting for.
         let sql = format!(
             "UPDATE messages SET outbox_state = 'sending', status = 'sending', status_rank = 2,
                     lease_until = $1, claimed_by = $2, attempts = attempts + 1, updated_at = $4
              WHERE id IN (SELECT id FROM messages WHERE outbox_state = 'queued' AND lane = $3 AND run_at <= $4
-                          ORDER BY run_at, id LIMIT $5 {})
+                          {skip} ORDER BY run_at, id LIMIT $5 {})
              RETURNING id, channel_id, contact_id, recipient, content, lane, attempts, messaging_type",
             self.backend.skip_locked()
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(lease_until.0)
             .bind(worker)
             .bind(lane.as_str())
             .bind(now.0)
-            .bind(limit)
-            .fetch_all(&self.write)
-            .await?;
+            .bind(limit);
+        for channel in skip_channels {
+            q = q.bind(channel.0);
+        }
+        let rows = q.fetch_all(&self.write).await?;
         let mut jobs = rows.iter().map(job_from_row).collect::<Result<Vec<_>>>()?;
         jobs.sort_by_key(|j| j.message_id);
         Ok(jobs)
@@ -235,6 +252,18 @@ impl Store {
         for result in results {
             match result {
                 DispatchResult::Sent { .. } => {}
+                DispatchResult::Deferred { message_id, run_at } => {
+                    sqlx::query(
+                        "UPDATE messages SET outbox_state = 'queued', run_at = $1, lease_until = NULL, claimed_by = NULL,
+                                status = 'queued', status_rank = 1, attempts = attempts - 1, updated_at = $2
+                         WHERE id = $3",
+                    )
+                    .bind(run_at.0)
+                    .bind(now.0)
+                    .bind(message_id.0)
+                    .execute(&mut **tx)
+                    .await?;
+                }
                 DispatchResult::Retry {
                     message_id,
                     run_at,

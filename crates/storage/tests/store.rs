@@ -20,6 +20,7 @@ async fn messenger_channel(store: &Store, page: &str) -> ChannelId {
                 page_access_token: "token".into(),
                 app_secret: "secret".into(),
                 verify_token: "verify".into(),
+                rate_limits: None,
             }),
             default_reply: Some("Thanks!".into()),
         })
@@ -70,7 +71,7 @@ async fn claim(
     limit: i64,
 ) -> Vec<switchboard_storage::OutboxJob> {
     store
-        .claim_outbox(worker, lane, now, now.plus_millis(30_000), limit)
+        .claim_outbox(worker, lane, now, now.plus_millis(30_000), limit, &[])
         .await
         .expect("claim")
 }

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use switchboard_domain::{
-    ChannelId, ChannelKind, ChannelSettings, MessageText, MessengerSettings, Millis,
+    ChannelId, ChannelKind, ChannelSettings, MessageText, MessengerSettings, Millis, RateLimits,
     TelegramReceiveMode, TelegramSettings,
 };
 use switchboard_storage::{ChannelRecord, NewChannel};
@@ -28,6 +28,8 @@ pub enum CreateChannel {
         verify_token: String,
         #[serde(default)]
         default_reply: Option<String>,
+        #[serde(default)]
+        rate_limits: Option<RateLimitsInput>,
     },
     Telegram {
         name: String,
@@ -37,7 +39,31 @@ pub enum CreateChannel {
         default_reply: Option<String>,
         #[serde(default)]
         receive: TelegramReceiveMode,
+        #[serde(default)]
+        rate_limits: Option<RateLimitsInput>,
     },
+}
+
+/// Per-channel sending limits; omitted means the platform's documented defaults.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitsInput {
+    per_second: f64,
+    #[serde(default)]
+    per_recipient_per_second: Option<f64>,
+}
+
+fn rate_limits(input: Option<RateLimitsInput>) -> ApiResult<Option<RateLimits>> {
+    input
+        .map(|r| {
+            RateLimits::parse(r.per_second, r.per_recipient_per_second).ok_or_else(|| {
+                invalid(
+                    "rate_limits",
+                    "rates are positive numbers of messages per second",
+                )
+            })
+        })
+        .transpose()
 }
 
 /// What the API shows of a channel: never a token or secret.
@@ -52,6 +78,8 @@ pub struct ChannelView {
     pub default_reply: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub receive: Option<TelegramReceiveMode>,
+    /// The sending limits in force (the channel's own or the platform's defaults).
+    pub rate_limits: RateLimits,
     pub created_at: Millis,
 }
 
@@ -68,6 +96,7 @@ impl From<&ChannelRecord> for ChannelView {
                 ChannelSettings::Telegram(t) => Some(t.receive),
                 ChannelSettings::Messenger(_) => None,
             },
+            rate_limits: r.settings.rate_limits(),
             created_at: r.created_at,
         }
     }
@@ -105,6 +134,7 @@ fn validate(req: CreateChannel) -> ApiResult<NewChannel> {
             app_secret,
             verify_token,
             default_reply,
+            rate_limits: limits,
         } => {
             if page_id.is_empty() || !page_id.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(invalid("page_id", "a page id is a string of digits"));
@@ -118,6 +148,7 @@ fn validate(req: CreateChannel) -> ApiResult<NewChannel> {
                     page_access_token: required("page_access_token", page_access_token)?,
                     app_secret: required("app_secret", app_secret)?,
                     verify_token: required("verify_token", verify_token)?,
+                    rate_limits: rate_limits(limits)?,
                 }),
             })
         }
@@ -127,6 +158,7 @@ fn validate(req: CreateChannel) -> ApiResult<NewChannel> {
             secret_token,
             default_reply,
             receive,
+            rate_limits: limits,
         } => {
             let bot_id = bot_id(&bot_token).ok_or_else(|| {
                 invalid(
@@ -152,6 +184,7 @@ fn validate(req: CreateChannel) -> ApiResult<NewChannel> {
                     bot_token,
                     secret_token,
                     receive,
+                    rate_limits: rate_limits(limits)?,
                 }),
             })
         }
