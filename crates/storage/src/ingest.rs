@@ -53,7 +53,7 @@ pub enum IngestOutcome {
     Duplicate,
 }
 
-type Tx = Transaction<'static, Any>;
+pub(crate) type Tx = Transaction<'static, Any>;
 type ContactKey<'a> = (i64, &'a str);
 
 impl Store {
@@ -341,21 +341,21 @@ async fn upsert_conversations(
 }
 
 /// One message row about to be written.
-struct NewMessage<'a> {
-    conversation: i64,
-    channel: i64,
-    contact: i64,
-    direction: &'static str,
-    author: AuthorKind,
-    content: &'a Content,
-    platform_message_id: Option<&'a str>,
-    status: MessageStatus,
-    created_at: Millis,
-    sent_at: Option<Millis>,
-    origin_event_id: i64,
-    recipient: &'a str,
+pub(crate) struct NewMessage<'a> {
+    pub(crate) conversation: i64,
+    pub(crate) channel: i64,
+    pub(crate) contact: i64,
+    pub(crate) direction: &'static str,
+    pub(crate) author: AuthorKind,
+    pub(crate) content: &'a Content,
+    pub(crate) platform_message_id: Option<&'a str>,
+    pub(crate) status: MessageStatus,
+    pub(crate) created_at: Millis,
+    pub(crate) sent_at: Option<Millis>,
+    pub(crate) origin_event_id: Option<i64>,
+    pub(crate) recipient: &'a str,
     /// `Some` for messages we are to send: they enter the outbox queued.
-    outbox: Option<&'a OutgoingDraft>,
+    pub(crate) outbox: Option<&'a OutgoingDraft>,
 }
 
 /// Writes inbound messages, echoes of messages sent elsewhere, and queued replies. Returns the
@@ -402,7 +402,7 @@ async fn insert_messages<'a>(
                 env.occurred_at
             },
             sent_at,
-            origin_event_id: event_id,
+            origin_event_id: Some(event_id),
             recipient: person.external_id.as_str(),
             outbox,
         };
@@ -451,6 +451,27 @@ async fn insert_messages<'a>(
         }
     }
     let mut queued: HashMap<i64, Vec<MessageId>> = HashMap::new();
+    for (id, origin, outbox) in write_messages(tx, db, &rows, now).await? {
+        if let (Some(origin), true) = (origin, outbox) {
+            queued.entry(origin).or_default().push(id);
+        }
+    }
+    for ids in queued.values_mut() {
+        ids.sort();
+    }
+    Ok(queued)
+}
+
+/// Writes message rows with one multi-row INSERT per chunk. A platform id already stored on the
+/// channel is skipped (`ON CONFLICT DO NOTHING`). Returns each written row's id, origin event and
+/// whether it entered the outbox, in id order (which is the order of `rows` on both databases).
+pub(crate) async fn write_messages(
+    tx: &mut Tx,
+    db: Backend,
+    rows: &[NewMessage<'_>],
+    now: Millis,
+) -> Result<Vec<(MessageId, Option<i64>, bool)>> {
+    let mut written = Vec::with_capacity(rows.len());
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
             "INSERT INTO messages (conversation_id, channel_id, contact_id, direction, author_kind, content, text,
@@ -486,18 +507,15 @@ async fn insert_messages<'a>(
                 .bind(m.outbox.and_then(|d| d.messaging_type.as_deref()));
         }
         for row in q.fetch_all(&mut **tx).await? {
-            if get::<Option<String>>(&row, "outbox_state")?.is_some() {
-                queued
-                    .entry(get(&row, "origin_event_id")?)
-                    .or_default()
-                    .push(MessageId(get(&row, "id")?));
-            }
+            written.push((
+                MessageId(get(&row, "id")?),
+                get::<Option<i64>>(&row, "origin_event_id")?,
+                get::<Option<String>>(&row, "outbox_state")?.is_some(),
+            ));
         }
     }
-    for ids in queued.values_mut() {
-        ids.sort();
-    }
-    Ok(queued)
+    written.sort_by_key(|w| w.0);
+    Ok(written)
 }
 
 /// Events that change messages already stored: edits and receipts.

@@ -28,7 +28,7 @@ pub use channels::{ChannelRecord, NewChannel};
 pub use dialect::Backend;
 pub use inbox::{ContactRow, ConversationRow, MessageRow};
 pub use ingest::{IngestItem, IngestOutcome, OutgoingDraft};
-pub use outbox::{DispatchResult, Lane, OutboxJob, RetryPolicy};
+pub use outbox::{DispatchResult, Lane, OutboxJob, OutgoingItem, RetryPolicy};
 
 /// Errors of the storage layer. The server maps them to HTTP once (503 for `Unavailable`).
 #[derive(Debug, thiserror::Error)]

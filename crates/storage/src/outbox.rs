@@ -5,15 +5,18 @@
 //! later `run_at` for a retryable failure. A row still `sending` when its lease expires belonged
 //! to a process that died mid-send; see [`Store::recover_outbox`] for what happens to it.
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use switchboard_domain::{
-    ChannelId, ExternalUserId, MessageId, MessageStatus, Millis, SendErrorClass,
+    ChannelId, ConversationId, ExternalUserId, MessageId, MessageStatus, Millis, SendErrorClass,
 };
 
 use crate::ingest::status_rank;
+use crate::ingest::{NewMessage, OutgoingDraft, write_messages};
 use crate::rows::{ROWS_PER_STATEMENT, get, parse_enum, parse_json, placeholders};
-use crate::{Result, Store};
+use crate::{Result, Store, StoreError};
 
 /// Which queue a message waits in. Replies never wait behind bulk work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -358,5 +361,74 @@ impl Store {
         .fetch_one(&self.read)
         .await?;
         get(&row, "n")
+    }
+}
+
+/// A message to queue on an existing conversation: an agent's reply, an automation, a campaign.
+#[derive(Debug, Clone)]
+pub struct OutgoingItem {
+    pub conversation_id: ConversationId,
+    pub draft: OutgoingDraft,
+}
+
+impl Store {
+    /// Queues messages for sending, atomically: either every item gets its row (in the order
+    /// given, ids returned in that order) or none does. An unknown conversation is `NotFound`.
+    /// Policy and lint are the caller's job, before this.
+    pub async fn enqueue(&self, items: &[OutgoingItem]) -> Result<Vec<MessageId>> {
+        if items.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut ids: Vec<i64> = items.iter().map(|i| i.conversation_id.0).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut targets: HashMap<i64, (i64, i64, String)> = HashMap::with_capacity(ids.len());
+        let now = Millis::now();
+        let mut tx = self.write.begin().await?;
+        for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "SELECT v.id, v.channel_id, v.contact_id, k.external_id
+                 FROM conversations v JOIN contacts k ON k.id = v.contact_id WHERE v.id IN ({})",
+                self.backend.params(0, chunk.len())
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for row in q.fetch_all(&mut *tx).await? {
+                targets.insert(
+                    get(&row, "id")?,
+                    (
+                        get(&row, "channel_id")?,
+                        get(&row, "contact_id")?,
+                        get(&row, "external_id")?,
+                    ),
+                );
+            }
+        }
+        let mut rows = Vec::with_capacity(items.len());
+        for item in items {
+            let (channel, contact, recipient) = targets
+                .get(&item.conversation_id.0)
+                .ok_or(StoreError::NotFound)?;
+            rows.push(NewMessage {
+                conversation: item.conversation_id.0,
+                channel: *channel,
+                contact: *contact,
+                direction: "out",
+                author: item.draft.author,
+                content: &item.draft.content,
+                platform_message_id: None,
+                status: MessageStatus::Queued,
+                created_at: now,
+                sent_at: None,
+                origin_event_id: None,
+                recipient,
+                outbox: Some(&item.draft),
+            });
+        }
+        let written = write_messages(&mut tx, self.backend, &rows, now).await?;
+        tx.commit().await?;
+        Ok(written.into_iter().map(|w| w.0).collect())
     }
 }

@@ -6,8 +6,8 @@ use switchboard_domain::{
 };
 use switchboard_storage::testing::TestDatabase;
 use switchboard_storage::{
-    DispatchResult, IngestItem, IngestOutcome, Lane, NewChannel, OutgoingDraft, Store, StoreError,
-    on_both_backends,
+    DispatchResult, IngestItem, IngestOutcome, Lane, NewChannel, OutgoingDraft, OutgoingItem,
+    Store, StoreError, on_both_backends,
 };
 
 async fn messenger_channel(store: &Store, page: &str) -> ChannelId {
@@ -96,7 +96,49 @@ on_both_backends!(
     a_dead_senders_rows_are_recovered_by_lane,
     a_restarted_node_reclaims_its_rows_at_once_but_live_claims_are_left_alone,
     one_batch_means_the_same_as_its_events_one_by_one,
+    messages_queued_on_a_conversation_go_out_in_order_or_not_at_all,
 );
+
+async fn messages_queued_on_a_conversation_go_out_in_order_or_not_at_all(db: TestDatabase) {
+    let store = db.open().await;
+    let ch = messenger_channel(&store, "100").await;
+    store
+        .ingest(&[item(ch, text_message("7", "m_1", "hi", 1), vec![])])
+        .await
+        .unwrap();
+    let conversation = store.list_conversations(ch).await.unwrap().remove(0).id;
+    let out = |text: &str| OutgoingItem {
+        conversation_id: conversation,
+        draft: reply(text, Lane::Bulk),
+    };
+    let ids = store
+        .enqueue(&[out("one"), out("two"), out("three")])
+        .await
+        .unwrap();
+    assert_eq!(ids.len(), 3);
+    assert!(ids.windows(2).all(|w| w[0] < w[1]));
+    let jobs = claim(&store, "w", Lane::Bulk, Millis::now(), 10).await;
+    let texts: Vec<_> = jobs
+        .iter()
+        .map(|j| j.content.text.clone().unwrap())
+        .collect();
+    assert_eq!(texts, ["one", "two", "three"]);
+    assert_eq!(jobs[0].recipient.as_str(), "7");
+
+    let missing = OutgoingItem {
+        conversation_id: switchboard_domain::ConversationId(9_999),
+        draft: reply("x", Lane::Bulk),
+    };
+    assert!(matches!(
+        store.enqueue(&[out("four"), missing]).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(
+        store.list_messages(conversation).await.unwrap().len(),
+        4,
+        "nothing of the failed batch was written"
+    );
+}
 
 async fn one_batch_means_the_same_as_its_events_one_by_one(db: TestDatabase) {
     let store = db.open().await;
