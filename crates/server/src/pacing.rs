@@ -117,7 +117,11 @@ impl Pacer {
 /// slots fit into one second (30 × 33.333333 ms < 1 s).
 fn interval(per_second: f64) -> Duration {
     let nanos = (1e9 / per_second.max(1e-9)).ceil();
-    Duration::from_nanos(if nanos.is_finite() { nanos.min(u64::MAX as f64) as u64 } else { u64::MAX })
+    Duration::from_nanos(if nanos.is_finite() {
+        nanos.min(u64::MAX as f64) as u64
+    } else {
+        u64::MAX
+    })
 }
 
 #[cfg(test)]
