@@ -8,6 +8,7 @@ pub mod channel;
 pub mod event;
 pub mod ids;
 pub mod message;
+pub mod policy;
 pub mod send;
 pub mod template;
 pub mod time;
