@@ -2,6 +2,7 @@
 //! self-contained demo and the ingest benchmark.
 
 mod bench;
+mod bench_send;
 mod demo;
 
 use std::net::SocketAddr;
@@ -49,6 +50,8 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Measure webhook ingest: N signed Messenger webhooks, stored and replied to.
     Bench(bench::BenchArgs),
+    /// Measure sending: per-channel rate adherence and throughput across many channels.
+    BenchSend(bench_send::BenchSendArgs),
 }
 
 #[derive(Args, Clone)]
@@ -146,6 +149,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Demo(args) => demo::run(args).await?,
         Command::Bench(args) => bench::run(args).await?,
+        Command::BenchSend(args) => bench_send::run(args).await?,
     }
     Ok(())
 }

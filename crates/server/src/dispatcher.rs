@@ -23,7 +23,9 @@ use crate::registry::{ChannelRegistry, PlatformClient};
 /// How many rows one worker claims at a time.
 const CLAIM_BATCH: i64 = 256;
 /// Sends in flight per worker.
-const CONCURRENT_SENDS: usize = 64;
+const CONCURRENT_SENDS: usize = 128;
+/// Workers for campaigns and feeds (replies have their own, see `ServerConfig::reply_workers`).
+const BULK_WORKERS: usize = 2;
 /// How often an idle worker looks for due retries and other nodes' work.
 const IDLE_POLL: Duration = Duration::from_millis(250);
 const RECOVERY_INTERVAL: Duration = Duration::from_secs(5);
@@ -64,7 +66,9 @@ impl Dispatcher {
         for _ in 0..reply_workers.max(1) {
             tasks.spawn(self.clone().work(Lane::Reply));
         }
-        tasks.spawn(self.clone().work(Lane::Bulk));
+        for _ in 0..BULK_WORKERS {
+            tasks.spawn(self.clone().work(Lane::Bulk));
+        }
         tasks.spawn(self.recover_periodically());
         tasks
     }
