@@ -31,6 +31,9 @@ pub struct AppState {
     pub ingest: IngestHandle,
     pub config: Arc<ServerConfig>,
     pub admin_token_digest: Option<[u8; 32]>,
+    pub linter: Arc<switchboard_lint::Linter>,
+    /// Wakes the dispatcher when something was queued.
+    pub wake: Arc<Notify>,
     pollers: Arc<Mutex<HashMap<ChannelId, JoinHandle<()>>>>,
 }
 
@@ -100,8 +103,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/conversations", get(api::inbox::conversations))
         .route(
             "/api/v1/conversations/{id}/messages",
-            get(api::inbox::messages),
+            get(api::inbox::messages).post(api::send::send),
         )
+        .route("/api/v1/lint", post(api::send::lint_endpoint))
         .fallback(|| async { ApiError::NotFound })
         .with_state(state)
 }
@@ -189,8 +193,18 @@ impl Server {
             store: store.clone(),
             registry: registry.clone(),
             ingest,
+            wake: wake.clone(),
             admin_token_digest: config.admin_token.as_deref().map(crate::auth::token_digest),
             config: Arc::new(config.clone()),
+            linter: Arc::new(switchboard_lint::Linter::new(
+                switchboard_lint::LintConfig {
+                    dictionary_dir: config
+                        .dictionary_dir
+                        .clone()
+                        .unwrap_or_else(|| switchboard_lint::LintConfig::default().dictionary_dir),
+                    ..Default::default()
+                },
+            )),
             pollers: Arc::default(),
         };
         let dispatcher = Dispatcher {

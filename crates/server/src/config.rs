@@ -26,6 +26,8 @@ pub struct ServerConfig {
     pub reply_workers: usize,
     /// Parallel ingest writers. SQLite has one writer, so more than one only helps PostgreSQL.
     pub ingest_shards: Option<usize>,
+    /// Where Hunspell dictionaries are read from (English is built in).
+    pub dictionary_dir: Option<std::path::PathBuf>,
     /// Longest wait of a webhook for its batch's commit before answering 503.
     pub ingest_timeout: Duration,
 }
@@ -45,6 +47,7 @@ impl ServerConfig {
             reply_workers: 2,
             ingest_shards: None,
             ingest_timeout: Duration::from_secs(4),
+            dictionary_dir: None,
         }
     }
 }

@@ -16,6 +16,14 @@ pub enum ApiError {
         field: &'static str,
         message: String,
     },
+    /// Well-formed but refused for a reason the caller can act on (a policy rule, template errors,
+    /// lint errors); `details` carries the structured reason.
+    #[error("{message}")]
+    Unprocessable {
+        code: &'static str,
+        message: String,
+        details: serde_json::Value,
+    },
     #[error("missing or malformed credentials")]
     Unauthenticated,
     #[error("{0}")]
@@ -38,6 +46,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::Invalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
+            ApiError::Unprocessable { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
             ApiError::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
@@ -70,8 +79,16 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
         let mut error = json!({ "code": code, "message": self.to_string() });
-        if let ApiError::Invalid { field, .. } = &self {
-            error["field"] = json!(field);
+        match &self {
+            ApiError::Invalid { field, .. } => error["field"] = json!(field),
+            ApiError::Unprocessable { details, .. } => {
+                if let Some(map) = details.as_object() {
+                    for (k, v) in map {
+                        error[k] = v.clone();
+                    }
+                }
+            }
+            _ => {}
         }
         let mut response = (status, Json(json!({ "error": error }))).into_response();
         if matches!(self, ApiError::Unavailable) {

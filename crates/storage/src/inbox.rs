@@ -187,3 +187,56 @@ impl Store {
         get(&row, "n")
     }
 }
+
+/// What a sender needs to know about a conversation before queuing a message on it: who it is
+/// with, when they last wrote, and which bulk messages they got recently.
+#[derive(Debug, Clone)]
+pub struct SendContext {
+    pub conversation: ConversationRow,
+    pub contact: ContactRow,
+    /// The person's latest inbound message (HUMAN_AGENT counts from it).
+    pub last_inbound_at: Option<Millis>,
+    /// Bulk messages to this person since the requested time: sent, in flight or still queued
+    /// (a queued one will go out, so it counts against the frequency cap already). Failed ones
+    /// do not count.
+    pub recent_bulk: Vec<Millis>,
+}
+
+impl Store {
+    pub async fn send_context(
+        &self,
+        conversation: ConversationId,
+        bulk_since: Millis,
+    ) -> Result<SendContext> {
+        let conversation = self.get_conversation(conversation).await?;
+        let sql = format!("SELECT {CONTACT_COLUMNS} FROM contacts WHERE id = $1");
+        let contact_row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(conversation.contact_id.0)
+            .fetch_one(&self.read)
+            .await?;
+        let contact = contact_from_row(&contact_row)?;
+        let last = sqlx::query(
+            "SELECT MAX(created_at) AS at FROM messages WHERE contact_id = $1 AND direction = 'in'",
+        )
+        .bind(contact.id.0)
+        .fetch_one(&self.read)
+        .await?;
+        let recent = sqlx::query(
+            "SELECT COALESCE(sent_at, created_at) AS at FROM messages
+             WHERE contact_id = $1 AND lane = 'bulk' AND status <> 'failed' AND COALESCE(sent_at, created_at) >= $2",
+        )
+        .bind(contact.id.0)
+        .bind(bulk_since.0)
+        .fetch_all(&self.read)
+        .await?;
+        Ok(SendContext {
+            conversation,
+            contact,
+            last_inbound_at: get::<Option<i64>>(&last, "at")?.map(Millis),
+            recent_bulk: recent
+                .iter()
+                .map(|r| get::<i64>(r, "at").map(Millis))
+                .collect::<Result<_>>()?,
+        })
+    }
+}

@@ -26,7 +26,7 @@ use sqlx::{AnyPool, Executor};
 
 pub use channels::{ChannelRecord, NewChannel};
 pub use dialect::Backend;
-pub use inbox::{ContactRow, ConversationRow, MessageRow};
+pub use inbox::{ContactRow, ConversationRow, MessageRow, SendContext};
 pub use ingest::{IngestItem, IngestOutcome, OutgoingDraft};
 pub use outbox::{DispatchResult, Lane, OutboxJob, OutgoingItem, RetryPolicy};
 

@@ -3,6 +3,7 @@
 
 pub mod channels;
 pub mod inbox;
+pub mod send;
 
 use axum::body::Bytes;
 use serde::de::DeserializeOwned;
