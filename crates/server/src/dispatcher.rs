@@ -13,7 +13,7 @@ use switchboard_channels::messenger::{METADATA_PREFIX, MessagingType};
 use switchboard_domain::{
     ExternalUserId, Millis, Psid, SendError, SendErrorClass, SendReceipt, TelegramChatId,
 };
-use switchboard_storage::{DispatchResult, Lane, OutboxJob, RetryPolicy, Store};
+use switchboard_storage::{DispatchResult, Lane, OutboxJob, RetryPolicy, Store, StoreError};
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 
@@ -117,13 +117,30 @@ impl Dispatcher {
 
     /// Results are recorded in one transaction; if the database is briefly away we try a few
     /// times, then leave the rows to lease recovery.
+    ///
+    /// A batch refused for another reason (one row breaking a constraint) is recorded row by row,
+    /// so one bad row cannot leave the rest `sending` until their leases expire — after which
+    /// replies would be sent a second time.
     async fn record(&self, results: Vec<DispatchResult>) {
         for attempt in 0..5u32 {
             match self.store.record_dispatch(&results).await {
                 Ok(()) => return,
-                Err(e) => {
+                Err(StoreError::Unavailable(e)) => {
                     tracing::warn!(error = %e, attempt, "recording send results failed");
                     tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "a batch of send results was refused; recording them one by one");
+                    for result in &results {
+                        if let Err(e) = self
+                            .store
+                            .record_dispatch(std::slice::from_ref(result))
+                            .await
+                        {
+                            tracing::error!(error = %e, ?result, "send result could not be recorded");
+                        }
+                    }
+                    return;
                 }
             }
         }

@@ -35,7 +35,35 @@ on_both_backends!(
     start_with_a_parameter_records_where_the_contact_came_from,
     blocking_and_unblocking_the_bot_changes_reachability,
     a_polling_bot_receives_and_answers_without_a_webhook,
+    two_chats_may_use_the_same_message_id,
 );
+
+/// Telegram numbers messages per chat: the same message_id in two chats is two messages.
+async fn two_chats_may_use_the_same_message_id(db: TestDatabase) {
+    let app = spawn_app(db).await;
+    let bot = app.connect_bot(BOT, "webhook").await;
+    for (update_id, chat, name) in [(1, 111, "Ann"), (2, 222, "Budi")] {
+        app.emulator
+            .telegram_register_user(BOT, TelegramUser::new(chat, name));
+        let body = json!({"update_id": update_id, "message": {"message_id": 7, "date": 1_735_689_600,
+            "from": {"id": chat, "is_bot": false, "first_name": name},
+            "chat": {"id": chat, "type": "private", "first_name": name}, "text": format!("hi from {name}")}});
+        let r = app
+            .emulator
+            .telegram_deliver_raw(BOT, serde_json::to_vec(&body).unwrap(), Some(BOT_SECRET))
+            .await;
+        assert_eq!(r.status, 200);
+    }
+    for chat in ["111", "222"] {
+        let messages = app.settled_messages(&bot, chat).await;
+        assert_eq!(messages.len(), 2, "{chat}: {messages:#?}");
+        assert_eq!(
+            messages[1]["status"], "sent",
+            "{chat}: the replies, numbered per chat by Telegram, are both recorded"
+        );
+    }
+    app.stop().await;
+}
 
 async fn a_message_with_the_secret_header_is_stored_once_and_answered_once(db: TestDatabase) {
     let app = spawn_app(db).await;

@@ -116,5 +116,11 @@ impl Backend {
 }
 
 /// Schema migrations, in order. Written once in the subset both databases share.
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "core", include_str!("../migrations/0001_core.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "core", include_str!("../migrations/0001_core.sql")),
+    (
+        2,
+        "message_ids_per_contact",
+        include_str!("../migrations/0002_message_ids_per_contact.sql"),
+    ),
+];

@@ -478,7 +478,7 @@ pub(crate) async fn write_messages(
                                    platform_message_id, status, status_rank, created_at, sent_at, updated_at,
                                    origin_event_id, recipient, lane, outbox_state, run_at, messaging_type)
              VALUES {}
-             ON CONFLICT (channel_id, platform_message_id) DO NOTHING
+             ON CONFLICT (channel_id, contact_id, platform_message_id) DO NOTHING
              RETURNING id, origin_event_id, outbox_state",
             db.values_rows(chunk.len(), 19, 0)
         );
@@ -534,13 +534,14 @@ async fn apply_updates(
             let json = to_json(content)?;
             sqlx::query(
                 "UPDATE messages SET content = $1, text = $2, updated_at = $3
-                 WHERE channel_id = $4 AND platform_message_id = $5 AND direction = 'in'",
+                 WHERE channel_id = $4 AND contact_id = $6 AND platform_message_id = $5 AND direction = 'in'",
             )
             .bind(json)
             .bind(content.text.clone())
             .bind(now.0)
             .bind(channel.0)
             .bind(platform_message_id.as_str())
+            .bind(contact)
             .execute(&mut **tx)
             .await?;
         }
