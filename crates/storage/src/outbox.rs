@@ -7,7 +7,6 @@
 
 use std::collections::HashMap;
 
-use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use switchboard_domain::{
     ChannelId, ConversationId, ExternalUserId, MessageId, MessageStatus, Millis, SendErrorClass,
@@ -18,32 +17,9 @@ use crate::ingest::{NewMessage, OutgoingDraft, write_messages};
 use crate::rows::{ROWS_PER_STATEMENT, get, parse_enum, parse_json, placeholders};
 use crate::{Result, Store, StoreError};
 
-/// Which queue a message waits in. Replies never wait behind bulk work.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Lane {
-    /// Conversational: replies by automations, bots and agents.
-    Reply,
-    /// Campaigns and feeds.
-    Bulk,
-}
-
-impl Lane {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Lane::Reply => "reply",
-            Lane::Bulk => "bulk",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Lane> {
-        match s {
-            "reply" => Some(Lane::Reply),
-            "bulk" => Some(Lane::Bulk),
-            _ => None,
-        }
-    }
-}
+/// Which queue a message waits in (replies never wait behind bulk work). One definition, in
+/// the domain, shared with the policy engine.
+pub use switchboard_domain::policy::Lane;
 
 /// A claimed message, with everything needed to send it.
 #[derive(Debug, Clone)]

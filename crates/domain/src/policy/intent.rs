@@ -6,8 +6,8 @@ use crate::channel::ChannelKind;
 use crate::message::AuthorKind;
 use crate::time::Millis;
 
-/// Which outbox lane the message will travel in. Mirrors storage's lane (this crate does no I/O
-/// and cannot depend on storage); the names are the same.
+/// Which outbox lane the message will travel in: conversational replies never wait behind bulk
+/// work. Storage uses this same type for its queues.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Lane {
