@@ -14,7 +14,7 @@ use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use hmac::{KeyInit, Mac};
 use serde_json::json;
-use switchboard_domain::{ChannelId, ChannelSettings, MessengerSettings};
+use switchboard_domain::{ChannelSettings, MessengerSettings};
 use switchboard_emulator::{Emulator, EmulatorConfig, PageSpec, Platform};
 use switchboard_server::{Server, ServerConfig};
 use switchboard_storage::NewChannel;
@@ -37,13 +37,16 @@ pub struct BenchArgs {
     /// Distinct customers the messages come from.
     #[arg(long, default_value_t = 2_000)]
     contacts: usize,
+    /// Messenger pages the traffic is spread over. Each page's replies are paced at Meta's
+    /// 300/s, so one page alone would measure the platform's limit, not the server.
+    #[arg(long, default_value_t = 40)]
+    pages: usize,
     /// Storage backend. PostgreSQL uses a fresh database on the server named by
     /// SWITCHBOARD_TEST_POSTGRES_URL, dropped afterwards.
     #[arg(long, value_enum, default_value = "sqlite")]
     backend: BackendArg,
 }
 
-const PAGE: &str = "1000000001";
 const SECRET: &str = "bench-app-secret";
 const TOKEN: &str = "bench-page-token";
 
@@ -58,40 +61,57 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let mut config = ServerConfig::new(db.url.clone(), SocketAddr::from(([127, 0, 0, 1], 0)));
     config.graph_api_url = emulator.graph_api_url();
     let server = Server::start(config).await?;
-    let channel = server
-        .store
-        .create_channel(NewChannel {
-            name: "bench".into(),
-            external_id: PAGE.into(),
-            settings: ChannelSettings::Messenger(MessengerSettings {
-                page_id: PAGE.into(),
-                page_access_token: TOKEN.into(),
-                app_secret: SECRET.into(),
-                verify_token: "v".into(),
-                rate_limits: None,
-            }),
-            default_reply: Some("Thanks! We will answer soon.".into()),
-        })
-        .await?;
-    let url = format!("{}/webhooks/messenger/{}", server.base_url(), channel.id);
-    emulator.add_page(PageSpec::new(PAGE, TOKEN, SECRET).with_webhook(&url));
+    let pages: Vec<String> = (0..args.pages.max(1))
+        .map(|p| format!("{}", 1_000_000_001 + p))
+        .collect();
+    let mut urls = Vec::with_capacity(pages.len());
+    let mut channel_ids = Vec::with_capacity(pages.len());
+    for page in &pages {
+        let channel = server
+            .store
+            .create_channel(NewChannel {
+                name: format!("bench {page}"),
+                external_id: page.clone(),
+                settings: ChannelSettings::Messenger(MessengerSettings {
+                    page_id: page.clone(),
+                    page_access_token: format!("{TOKEN}-{page}"),
+                    app_secret: SECRET.into(),
+                    verify_token: "v".into(),
+                    rate_limits: None,
+                }),
+                default_reply: Some("Thanks! We will answer soon.".into()),
+            })
+            .await?;
+        let url = format!("{}/webhooks/messenger/{}", server.base_url(), channel.id);
+        emulator
+            .add_page(PageSpec::new(page, format!("{TOKEN}-{page}"), SECRET).with_webhook(&url));
+        urls.push(url);
+        channel_ids.push(channel.id);
+    }
     let psids: Vec<String> = (0..args.contacts.max(1))
         .map(|i| format!("{}", 7_000_000_000_000_000u64 + i as u64))
         .collect();
-    for psid in &psids {
-        emulator.messenger_register_user(PAGE, psid);
+    // Customer i writes to page i % pages.
+    for (i, psid) in psids.iter().enumerate() {
+        emulator.messenger_register_user(&pages[i % pages.len()], psid);
     }
 
     println!(
-        "bench: {} events, {} in flight, {} contacts, backend {}",
+        "bench: {} events, {} in flight, {} contacts over {} pages, backend {}",
         args.events,
         args.concurrency,
         psids.len(),
+        pages.len(),
         server.store.backend().as_str()
     );
-    let requests: Arc<Vec<(Vec<u8>, String)>> = Arc::new(
+    let requests: Arc<Vec<(String, Vec<u8>, String)>> = Arc::new(
         (0..args.events)
-            .map(|i| signed(i, &psids[i % psids.len()]))
+            .map(|i| {
+                let customer = i % psids.len();
+                let page = customer % pages.len();
+                let (body, signature) = signed(i, &psids[customer], &pages[page]);
+                (urls[page].clone(), body, signature)
+            })
             .collect(),
     );
 
@@ -100,19 +120,18 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut workers = Vec::new();
     for _ in 0..args.concurrency.max(1) {
-        let (http, url, requests, next) =
-            (http.clone(), url.clone(), requests.clone(), next.clone());
+        let (http, requests, next) = (http.clone(), requests.clone(), next.clone());
         workers.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut failures = 0usize;
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some((body, signature)) = requests.get(i) else {
+                let Some((url, body, signature)) = requests.get(i) else {
                     break;
                 };
                 let t = Instant::now();
                 let ok = http
-                    .post(&url)
+                    .post(url)
                     .header("content-type", "application/json")
                     .header("x-hub-signature-256", signature)
                     .body(body.clone())
@@ -155,7 +174,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             .copied()
             .unwrap_or_default()
     };
-    let stored = server.store.count_events(ChannelId(channel.id.0)).await?;
+    let mut stored = 0;
+    for id in &channel_ids {
+        stored += server.store.count_events(*id).await?;
+    }
     println!(
         "acknowledged (stored): {:>9.0} events/s  ({} in {:.2} s, {} non-2xx)",
         args.events as f64 / acked.as_secs_f64(),
@@ -190,11 +212,11 @@ fn ms(d: Duration) -> f64 {
 }
 
 /// One webhook body and its `X-Hub-Signature-256` header, as Meta would send it.
-fn signed(i: usize, psid: &str) -> (Vec<u8>, String) {
+fn signed(i: usize, psid: &str, page: &str) -> (Vec<u8>, String) {
     let now = switchboard_domain::Millis::now().0;
     let body = serde_json::to_vec(
-        &json!({"object": "page", "entry": [{"id": PAGE, "time": now, "messaging": [{
-        "sender": {"id": psid}, "recipient": {"id": PAGE}, "timestamp": now,
+        &json!({"object": "page", "entry": [{"id": page, "time": now, "messaging": [{
+        "sender": {"id": psid}, "recipient": {"id": page}, "timestamp": now,
         "message": {"mid": format!("m_bench_{i}"), "text": "Hello! Is this still available?"}}]}]}),
     )
     .unwrap_or_default();
