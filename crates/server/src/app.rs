@@ -144,13 +144,6 @@ impl ServerHandle {
         self.stop_background().await;
     }
 
-    /// Runs until the HTTP server stops (e.g. on Ctrl-C via [`ServerHandle::shutdown`]).
-    pub async fn wait(mut self) -> std::io::Result<()> {
-        let result = (&mut self.serve).await.unwrap_or(Ok(()));
-        self.stop_background().await;
-        result
-    }
-
     async fn stop_background(&mut self) {
         self.background.shutdown().await;
         for (_, p) in self
