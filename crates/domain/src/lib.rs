@@ -9,6 +9,7 @@ pub mod event;
 pub mod ids;
 pub mod message;
 pub mod policy;
+pub mod rich;
 pub mod send;
 pub mod template;
 pub mod time;
@@ -25,5 +26,8 @@ pub use ids::{
     ChannelId, ContactId, ConversationId, ExternalUserId, MessageId, Psid, TelegramChatId,
 };
 pub use message::{AuthorKind, Content, Direction, MessageStatus, MessageText, TextError};
+pub use rich::{
+    Button, Card, MediaKind, MediaSource, MessageBody, OutgoingMessage, QuickReply, Violation,
+};
 pub use send::{SendError, SendErrorClass, SendReceipt};
 pub use time::Millis;

@@ -2,6 +2,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::channel::ChannelKind;
 use crate::event::Attachment;
+use crate::rich::OutgoingMessage;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -166,6 +167,10 @@ pub struct Content {
     /// The platform id of the message this one replies to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_to: Option<String>,
+    /// An outgoing message's full structure (buttons, media, cards); `text` then holds its
+    /// plain-text summary for the inbox.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rich: Option<OutgoingMessage>,
 }
 
 impl Content {
@@ -173,6 +178,24 @@ impl Content {
         Content {
             text: Some(text.into_string()),
             ..Content::default()
+        }
+    }
+
+    /// An outgoing rich message, with its summary as the text.
+    pub fn rich(message: OutgoingMessage) -> Self {
+        Content {
+            text: Some(message.summary()),
+            rich: Some(message),
+            ..Content::default()
+        }
+    }
+
+    /// What to send: the rich structure, or the plain text as a text message.
+    pub fn outgoing(&self) -> Option<OutgoingMessage> {
+        match (&self.rich, &self.text) {
+            (Some(rich), _) => Some(rich.clone()),
+            (None, Some(text)) => Some(OutgoingMessage::text(text.clone())),
+            (None, None) => None,
         }
     }
 }
