@@ -13,6 +13,7 @@
 mod channels;
 pub mod dialect;
 mod inbox;
+mod media;
 mod ingest;
 mod migrate;
 mod outbox;
@@ -28,6 +29,7 @@ pub use channels::{ChannelRecord, NewChannel};
 pub use dialect::Backend;
 pub use inbox::{ContactRow, ConversationRow, MessageRow, SendContext};
 pub use ingest::{IngestItem, IngestOutcome, OutgoingDraft};
+pub use media::{MediaInfo, NewMedia};
 pub use outbox::{DispatchResult, Lane, OutboxJob, OutgoingItem, RetryPolicy};
 
 /// Errors of the storage layer. The server maps them to HTTP once (503 for `Unavailable`).
