@@ -16,6 +16,7 @@ use switchboard_storage::{RetryPolicy, Store, StoreOptions};
 use tokio::sync::{Notify, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
 
+use crate::compose::Composer;
 use crate::config::ServerConfig;
 use crate::dispatcher::Dispatcher;
 use crate::error::ApiError;
@@ -38,6 +39,16 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The one path to queue a message (send API, automations, campaigns).
+    pub fn composer(&self) -> Composer {
+        Composer {
+            store: self.store.clone(),
+            registry: self.registry.clone(),
+            linter: self.linter.clone(),
+            public_url: self.config.public_url.clone(),
+        }
+    }
+
     /// Brings a newly connected channel to life: Telegram bots get their webhook registered
     /// (when this server knows its public URL) or a poller.
     pub async fn channel_added(&self, channel: &Arc<LiveChannel>) {
@@ -106,6 +117,9 @@ pub fn router(state: AppState) -> Router {
             get(api::inbox::messages).post(api::send::send),
         )
         .route("/api/v1/lint", post(api::send::lint_endpoint))
+        .route("/api/v1/media", post(api::media::upload))
+        .route("/api/v1/media/{id}", get(api::media::info))
+        .route("/public/media/{id}/{sha256}", get(api::media::public))
         .fallback(|| async { ApiError::NotFound })
         .with_state(state)
 }

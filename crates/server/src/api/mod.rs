@@ -3,6 +3,7 @@
 
 pub mod channels;
 pub mod inbox;
+pub mod media;
 pub mod send;
 
 use axum::body::Bytes;

@@ -1,0 +1,413 @@
+//! Composing a message for one conversation: the single path every sender goes through before
+//! anything is queued — the send API for agents, and (internally) automations and campaigns.
+//!
+//! Order: personalise every visible text (an unknown variable is an error here, never a literal
+//! `{{…}}` in a chat) → check every platform limit of the rendered message → check its media →
+//! lint (errors block, warnings come back) → the channel's policy profile → split for the
+//! platform (a Telegram carousel becomes one message per card) → queue.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::json;
+use switchboard_domain::policy::{
+    ChannelFacts, ContactFacts, MessagingType, PolicyDecision, PolicyProfile, SendIntent, decide,
+};
+use switchboard_domain::rich::Violation;
+use switchboard_domain::template::{PersonalisationContext, Template, TemplateError, Variables};
+use switchboard_domain::{
+    AuthorKind, ChannelKind, Content, ConversationId, MediaKind, MediaSource, MessageBody,
+    MessageId, Millis, OutgoingMessage,
+};
+use switchboard_lint::{Finding, LintContext, Linter, Severity};
+use switchboard_storage::{Lane, OutgoingDraft, OutgoingItem, SendContext, Store, StoreError};
+
+use crate::error::ApiError;
+use crate::registry::ChannelRegistry;
+
+/// Bulk sends older than this cannot matter to any shipped frequency cap.
+const BULK_HISTORY_MS: i64 = 7 * 24 * 3600 * 1000;
+
+/// What a sender asks for.
+#[derive(Debug, Clone)]
+pub struct Draft {
+    /// The message, with `{{placeholders}}` in its visible texts.
+    pub message: OutgoingMessage,
+    pub author: AuthorKind,
+    pub lane: Lane,
+    /// Marketing content: refused outside the messaging window and to unsubscribed contacts.
+    pub promotional: bool,
+    /// A Messenger message tag to ask for; the policy decides whether it applies.
+    pub tag: Option<String>,
+    /// Spell-check language; defaults to the contact's locale.
+    pub language: Option<String>,
+    /// Lint at send time. Automations lint their texts when they are saved instead.
+    pub lint: bool,
+}
+
+/// A lint finding with the field of the message it is about.
+#[derive(Debug, Clone, Serialize)]
+pub struct FieldFinding {
+    pub field: String,
+    #[serde(flatten)]
+    pub finding: Finding,
+}
+
+/// What was queued, and why it was allowed.
+#[derive(Debug, Clone)]
+pub struct Queued {
+    /// One id per message that will go out (several for a Telegram carousel).
+    pub ids: Vec<MessageId>,
+    pub decision: PolicyDecision,
+    pub profile: String,
+    pub findings: Vec<FieldFinding>,
+}
+
+/// Why a draft was not queued. Each maps to one 422 (or the store's own error) in
+/// [`From<ComposeError> for ApiError`].
+#[derive(Debug)]
+pub enum ComposeError {
+    Template {
+        field: String,
+        errors: Vec<TemplateError>,
+    },
+    Limits(Vec<Violation>),
+    Media(Vec<Violation>),
+    Lint(Vec<FieldFinding>),
+    Policy {
+        rule: String,
+        explanation: String,
+        profile: String,
+    },
+    Api(ApiError),
+}
+
+impl From<ApiError> for ComposeError {
+    fn from(e: ApiError) -> Self {
+        ComposeError::Api(e)
+    }
+}
+
+impl From<StoreError> for ComposeError {
+    fn from(e: StoreError) -> Self {
+        ComposeError::Api(e.into())
+    }
+}
+
+impl From<ComposeError> for ApiError {
+    fn from(e: ComposeError) -> Self {
+        match e {
+            ComposeError::Template { field, errors } => ApiError::Unprocessable {
+                code: "invalid_template",
+                message: format!(
+                    "{field}: {}",
+                    errors
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+                details: json!({ "field": field, "errors": errors }),
+            },
+            ComposeError::Limits(violations) => ApiError::Unprocessable {
+                code: "message_invalid",
+                message: joined(&violations),
+                details: json!({ "violations": violations }),
+            },
+            ComposeError::Media(violations) => ApiError::Unprocessable {
+                code: "media_invalid",
+                message: joined(&violations),
+                details: json!({ "violations": violations }),
+            },
+            ComposeError::Lint(findings) => ApiError::Unprocessable {
+                code: "lint_failed",
+                message: "the message has errors that block sending".into(),
+                details: json!({ "findings": findings }),
+            },
+            ComposeError::Policy {
+                rule,
+                explanation,
+                profile,
+            } => ApiError::Unprocessable {
+                code: "policy_denied",
+                message: explanation,
+                details: json!({ "rule": rule, "profile": profile }),
+            },
+            ComposeError::Api(e) => e,
+        }
+    }
+}
+
+fn joined(violations: &[Violation]) -> String {
+    violations
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Everything composing needs; cheap to clone.
+#[derive(Clone)]
+pub struct Composer {
+    pub store: Store,
+    pub registry: ChannelRegistry,
+    pub linter: std::sync::Arc<Linter>,
+    /// Where this server is reachable from the internet, for media a platform can only fetch.
+    pub public_url: Option<String>,
+}
+
+impl Composer {
+    /// Composes `draft` for a conversation and queues it, or says precisely why not.
+    pub async fn queue(
+        &self,
+        conversation: ConversationId,
+        draft: Draft,
+        now: Millis,
+    ) -> Result<Queued, ComposeError> {
+        let ctx = self
+            .store
+            .send_context(conversation, now.plus_millis(-BULK_HISTORY_MS))
+            .await?;
+        let channel = self.registry.get(ctx.conversation.channel_id).await?;
+        let kind = channel.record.kind;
+
+        let personal = PersonalisationContext {
+            first_name: ctx.contact.first_name.clone(),
+            last_name: ctx.contact.last_name.clone(),
+            channel_name: channel.record.name.clone(),
+            attributes: BTreeMap::new(),
+        };
+        let message = personalise(&draft.message, &personal)?;
+        message.check(kind).map_err(ComposeError::Limits)?;
+        self.check_media(&message, kind).await?;
+
+        let findings = if draft.lint {
+            let language = draft
+                .language
+                .clone()
+                .or_else(|| ctx.contact.locale.clone());
+            self.lint(&message, kind, language, draft.promotional)
+                .await?
+        } else {
+            Vec::new()
+        };
+        if findings
+            .iter()
+            .any(|f| f.finding.severity == Severity::Error)
+        {
+            return Err(ComposeError::Lint(findings));
+        }
+
+        let (decision, profile) = policy(&ctx, kind, &draft, now)?;
+        let messaging_type = match &decision {
+            PolicyDecision::Deny { rule, explanation } => {
+                return Err(ComposeError::Policy {
+                    rule: rule.to_string(),
+                    explanation: explanation.clone(),
+                    profile,
+                });
+            }
+            PolicyDecision::Allow {
+                messaging_type,
+                tag,
+            } => stored_messaging_type(*messaging_type, tag.as_deref()),
+        };
+
+        let items: Vec<OutgoingItem> = message
+            .split_for(kind)
+            .into_iter()
+            .map(|part| OutgoingItem {
+                conversation_id: ctx.conversation.id,
+                draft: OutgoingDraft {
+                    content: Content::rich(part),
+                    author: draft.author,
+                    lane: draft.lane,
+                    messaging_type: messaging_type.clone(),
+                },
+            })
+            .collect();
+        let ids = self.store.enqueue(&items).await?;
+        Ok(Queued {
+            ids,
+            decision,
+            profile,
+            findings,
+        })
+    }
+
+    /// Lint of every visible text, each finding labelled with its field. Spell checking takes
+    /// tens of milliseconds when it suggests: it runs off the async workers.
+    pub async fn lint(
+        &self,
+        message: &OutgoingMessage,
+        kind: ChannelKind,
+        language: Option<String>,
+        promotional: bool,
+    ) -> Result<Vec<FieldFinding>, ApiError> {
+        let texts: Vec<(String, String)> = message
+            .visible_texts()
+            .into_iter()
+            .map(|(path, text)| (path, text.to_owned()))
+            .collect();
+        let linter = self.linter.clone();
+        tokio::task::spawn_blocking(move || {
+            let ctx = LintContext {
+                language,
+                channel: kind,
+                promotional,
+            };
+            texts
+                .into_iter()
+                .flat_map(|(field, text)| {
+                    linter
+                        .lint(&text, &ctx)
+                        .into_iter()
+                        .map(move |finding| FieldFinding {
+                            field: field.clone(),
+                            finding,
+                        })
+                })
+                .collect()
+        })
+        .await
+        .map_err(|_| ApiError::Internal)
+    }
+
+    /// Every uploaded medium exists, is of the kind the message says, fits the platform's upload
+    /// limit, and — for Messenger card images, which Meta only fetches by URL — can be served.
+    async fn check_media(
+        &self,
+        message: &OutgoingMessage,
+        kind: ChannelKind,
+    ) -> Result<(), ComposeError> {
+        let ids = message.media_ids();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let infos = self.store.media_infos(&ids).await?;
+        let mut found = Vec::new();
+        let mut check = |path: String, id: i64, expected: MediaKind, card_image: bool| {
+            let Some(info) = infos.get(&id) else {
+                found.push(violation(
+                    path,
+                    "media_not_found",
+                    format!("no uploaded media with id {id}"),
+                ));
+                return;
+            };
+            if info.kind != expected {
+                found.push(violation(
+                    path.clone(),
+                    "media_kind",
+                    format!(
+                        "media {id} is {} but is used as {}",
+                        info.kind.as_str(),
+                        expected.as_str()
+                    ),
+                ));
+            }
+            let max = expected.max_upload_bytes(kind);
+            if u64::try_from(info.size_bytes).unwrap_or(u64::MAX) > max {
+                found.push(violation(
+                    path.clone(),
+                    "media_too_large",
+                    format!(
+                        "media {id} is {} bytes; {} accepts at most {max} for {}",
+                        info.size_bytes,
+                        kind.as_str(),
+                        expected.as_str()
+                    ),
+                ));
+            }
+            if card_image && kind == ChannelKind::Messenger && self.public_url.is_none() {
+                found.push(violation(
+                    path,
+                    "card_image_needs_public_url",
+                    "Messenger fetches card images by URL: set the server's public URL, or send the image as a media message",
+                ));
+            }
+        };
+        match &message.body {
+            MessageBody::Media {
+                kind: media_kind,
+                media: MediaSource::Uploaded { media_id },
+                ..
+            } => check("media".into(), *media_id, *media_kind, false),
+            MessageBody::Cards { cards } => {
+                for (i, card) in cards.iter().enumerate() {
+                    if let Some(MediaSource::Uploaded { media_id }) = &card.image {
+                        check(
+                            format!("cards[{i}].image"),
+                            *media_id,
+                            MediaKind::Image,
+                            true,
+                        );
+                    }
+                }
+            }
+            _ => {}
+        }
+        if found.is_empty() {
+            Ok(())
+        } else {
+            Err(ComposeError::Media(found))
+        }
+    }
+}
+
+fn violation(path: String, rule: &'static str, message: impl Into<String>) -> Violation {
+    Violation {
+        path,
+        rule,
+        message: message.into(),
+    }
+}
+
+/// Renders the placeholders of every visible text for this contact.
+pub fn personalise(
+    message: &OutgoingMessage,
+    personal: &PersonalisationContext,
+) -> Result<OutgoingMessage, ComposeError> {
+    message
+        .map_texts(|_, text| {
+            Template::parse_checked(text, &Variables::builtins())
+                .map(|template| template.render(personal).into_string())
+        })
+        .map_err(|(field, errors)| ComposeError::Template { field, errors })
+}
+
+fn policy(
+    ctx: &SendContext,
+    kind: ChannelKind,
+    draft: &Draft,
+    now: Millis,
+) -> Result<(PolicyDecision, String), ComposeError> {
+    let profile = PolicyProfile::builtin_for(kind, now).ok_or(ApiError::Internal)?;
+    let facts = match kind {
+        // Permissions are not configurable per channel yet: assume neither (the safe answer).
+        ChannelKind::Messenger => ChannelFacts::messenger(false, false),
+        ChannelKind::Telegram => ChannelFacts::telegram(),
+    };
+    let mut intent = SendIntent::reply(facts, draft.author)
+        .with_lane(draft.lane)
+        .with_promotional(draft.promotional);
+    if let Some(tag) = &draft.tag {
+        intent = intent.with_tag(tag.clone());
+    }
+    let contact = ContactFacts {
+        last_window_action_at: ctx.contact.last_window_action_at,
+        last_message_at: ctx.last_inbound_at,
+        reachable: ctx.contact.reachable,
+        subscribed: true,
+        recent_bulk_sends: ctx.recent_bulk.clone(),
+    };
+    Ok((decide(&profile, &intent, &contact, now), profile.label()))
+}
+
+/// How the outbox row records the policy's choice (read back by the dispatcher).
+fn stored_messaging_type(messaging_type: MessagingType, tag: Option<&str>) -> Option<String> {
+    match (messaging_type.graph_value(), tag) {
+        (Some("MESSAGE_TAG"), Some(tag)) => Some(format!("MESSAGE_TAG:{tag}")),
+        (value, _) => value.map(str::to_owned),
+    }
+}
