@@ -10,7 +10,7 @@ use axum::extract::{FromRequestParts, Path, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post, put};
 use switchboard_domain::{ChannelId, ChannelSettings, TelegramReceiveMode};
 use switchboard_storage::{RetryPolicy, Store, StoreOptions};
 use tokio::sync::{Notify, oneshot};
@@ -110,7 +110,20 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/channels",
             get(api::channels::list).post(api::channels::create),
         )
+        .route(
+            "/api/v1/channels/{id}/attribute-keys",
+            put(api::channels::set_attribute_keys),
+        )
         .route("/api/v1/contacts", get(api::inbox::contacts))
+        .route("/api/v1/contacts/{id}", get(api::inbox::contact))
+        .route(
+            "/api/v1/contacts/{id}/subscription",
+            put(api::inbox::set_subscription),
+        )
+        .route(
+            "/api/v1/contacts/{id}/attributes",
+            patch(api::inbox::patch_attributes),
+        )
         .route("/api/v1/conversations", get(api::inbox::conversations))
         .route(
             "/api/v1/conversations/{id}/messages",

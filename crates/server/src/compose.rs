@@ -6,15 +6,15 @@
 //! lint (errors block, warnings come back) → the channel's policy profile → split for the
 //! platform (a Telegram carousel becomes one message per card) → queue.
 
-use std::collections::BTreeMap;
-
 use serde::Serialize;
 use serde_json::json;
 use switchboard_domain::policy::{
     ChannelFacts, ContactFacts, MessagingType, PolicyDecision, PolicyProfile, SendIntent, decide,
 };
 use switchboard_domain::rich::Violation;
-use switchboard_domain::template::{PersonalisationContext, Template, TemplateError, Variables};
+use switchboard_domain::template::{
+    AttributeKey, PersonalisationContext, Template, TemplateError, Variables,
+};
 use switchboard_domain::{
     AuthorKind, ChannelKind, Content, ConversationId, MediaKind, MediaSource, MessageBody,
     MessageId, Millis, OutgoingMessage,
@@ -175,9 +175,16 @@ impl Composer {
             first_name: ctx.contact.first_name.clone(),
             last_name: ctx.contact.last_name.clone(),
             channel_name: channel.record.name.clone(),
-            attributes: BTreeMap::new(),
+            attributes: ctx.contact.attributes.clone(),
         };
-        let message = personalise(&draft.message, &personal)?;
+        let variables = Variables::with_attributes(
+            channel
+                .record
+                .attribute_keys
+                .iter()
+                .filter_map(|k| AttributeKey::parse(k).ok()),
+        );
+        let message = personalise(&draft.message, &variables, &personal)?;
         message.check(kind).map_err(ComposeError::Limits)?;
         self.check_media(&message, kind).await?;
 
@@ -366,11 +373,12 @@ fn violation(path: String, rule: &'static str, message: impl Into<String>) -> Vi
 /// Renders the placeholders of every visible text for this contact.
 pub fn personalise(
     message: &OutgoingMessage,
+    variables: &Variables,
     personal: &PersonalisationContext,
 ) -> Result<OutgoingMessage, ComposeError> {
     message
         .map_texts(|_, text| {
-            Template::parse_checked(text, &Variables::builtins())
+            Template::parse_checked(text, variables)
                 .map(|template| template.render(personal).into_string())
         })
         .map_err(|(field, errors)| ComposeError::Template { field, errors })
@@ -398,7 +406,7 @@ fn policy(
         last_window_action_at: ctx.contact.last_window_action_at,
         last_message_at: ctx.last_inbound_at,
         reachable: ctx.contact.reachable,
-        subscribed: true,
+        subscribed: ctx.contact.subscribed,
         recent_bulk_sends: ctx.recent_bulk.clone(),
     };
     Ok((decide(&profile, &intent, &contact, now), profile.label()))

@@ -1,19 +1,26 @@
 //! Channels in memory: the stored record plus a ready platform client, loaded on first use.
 //!
-//! Other nodes may create channels, so a cache miss falls back to the database.
+//! Other nodes may create or change channels, so a cache miss falls back to the database and an
+//! entry is re-read once it is older than [`MAX_AGE`]; a change made through this node's API is
+//! seen at once ([`ChannelRegistry::reload`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use switchboard_channels::messenger::MessengerClient;
 use switchboard_channels::telegram::TelegramClient;
 use switchboard_domain::{ChannelId, ChannelSettings};
 use switchboard_storage::{ChannelRecord, Store, StoreError};
 
+/// How long a cached channel is trusted before it is re-read (changes made on other nodes).
+const MAX_AGE: Duration = Duration::from_secs(10);
+
 /// A channel ready to talk to its platform.
 pub struct LiveChannel {
     pub record: ChannelRecord,
     pub client: PlatformClient,
+    loaded_at: Instant,
 }
 
 #[derive(Clone)]
@@ -48,9 +55,16 @@ impl ChannelRegistry {
     }
 
     pub async fn get(&self, id: ChannelId) -> Result<Arc<LiveChannel>, StoreError> {
-        if let Some(found) = self.live.read().unwrap_or_else(|p| p.into_inner()).get(&id) {
+        if let Some(found) = self.live.read().unwrap_or_else(|p| p.into_inner()).get(&id)
+            && found.loaded_at.elapsed() < MAX_AGE
+        {
             return Ok(found.clone());
         }
+        self.reload(id).await
+    }
+
+    /// Re-reads a channel after it changed.
+    pub async fn reload(&self, id: ChannelId) -> Result<Arc<LiveChannel>, StoreError> {
         let record = self.store.get_channel(id).await?;
         Ok(self.insert(record))
     }
@@ -69,7 +83,11 @@ impl ChannelRegistry {
                 &t.bot_token,
             )),
         };
-        let live = Arc::new(LiveChannel { record, client });
+        let live = Arc::new(LiveChannel {
+            record,
+            client,
+            loaded_at: Instant::now(),
+        });
         self.live
             .write()
             .unwrap_or_else(|p| p.into_inner())

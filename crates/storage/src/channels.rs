@@ -3,8 +3,9 @@
 use sqlx::any::AnyRow;
 use switchboard_domain::{ChannelId, ChannelKind, ChannelSettings, Millis};
 
+use crate::contacts::ChannelAlert;
 use crate::rows::{get, parse_enum, parse_json, to_json};
-use crate::{Result, Store};
+use crate::{Result, Store, StoreError};
 
 /// A channel as stored, secrets included. Never serialise this into an API response: the server
 /// builds its public view field by field.
@@ -17,6 +18,10 @@ pub struct ChannelRecord {
     pub external_id: String,
     pub settings: ChannelSettings,
     pub default_reply: Option<String>,
+    /// Something a person must fix (e.g. rejected credentials); `None` when healthy.
+    pub alert: Option<ChannelAlert>,
+    /// Custom contact attributes declared on this channel: the `{{attr.<key>}}` templates may use.
+    pub attribute_keys: Vec<String>,
     pub created_at: Millis,
 }
 
@@ -28,7 +33,8 @@ pub struct NewChannel {
     pub default_reply: Option<String>,
 }
 
-const COLUMNS: &str = "id, kind, name, external_id, settings, default_reply, created_at";
+const COLUMNS: &str =
+    "id, kind, name, external_id, settings, default_reply, alert, attribute_keys, created_at";
 
 fn from_row(row: &AnyRow) -> Result<ChannelRecord> {
     Ok(ChannelRecord {
@@ -38,6 +44,11 @@ fn from_row(row: &AnyRow) -> Result<ChannelRecord> {
         external_id: get(row, "external_id")?,
         settings: parse_json(row, "settings")?,
         default_reply: get(row, "default_reply")?,
+        alert: get::<Option<String>>(row, "alert")?
+            .map(|raw| serde_json::from_str(&raw))
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(format!("alert: {e}")))?,
+        attribute_keys: parse_json(row, "attribute_keys")?,
         created_at: Millis(get(row, "created_at")?),
     })
 }
@@ -49,7 +60,7 @@ impl Store {
         let row = sqlx::query(
             "INSERT INTO channels (kind, name, external_id, settings, default_reply, created_at)
              VALUES ($1, $2, $3, $4, $5, $6)
-             RETURNING id, kind, name, external_id, settings, default_reply, created_at",
+             RETURNING id, kind, name, external_id, settings, default_reply, alert, attribute_keys, created_at",
         )
         .bind(new.settings.kind().as_str())
         .bind(new.name)

@@ -131,4 +131,9 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0002_message_ids_per_contact.sql"),
     ),
     (4, "media", include_str!("../migrations/0004_media.sql")),
+    (
+        5,
+        "contact_facts_and_alerts",
+        include_str!("../migrations/0005_contact_facts_and_alerts.sql"),
+    ),
 ];

@@ -1,5 +1,7 @@
 //! Reading the inbox model: contacts, conversations and their messages.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 use sqlx::any::AnyRow;
 use switchboard_domain::{
@@ -28,6 +30,10 @@ pub struct ContactRow {
     /// The last action that opened the messaging window (protocols.md A9).
     pub last_window_action_at: Option<Millis>,
     pub last_window_action_kind: Option<String>,
+    /// False after the person unsubscribed: no marketing until they resubscribe.
+    pub subscribed: bool,
+    /// Custom attributes (`{{attr.<key>}}` in templates).
+    pub attributes: BTreeMap<String, String>,
     pub created_at: Millis,
 }
 
@@ -71,6 +77,8 @@ fn contact_from_row(row: &AnyRow) -> Result<ContactRow> {
         reachable: get::<Option<i64>>(row, "reachable")? != Some(0),
         last_window_action_at: get::<Option<i64>>(row, "last_window_action_at")?.map(Millis),
         last_window_action_kind: get(row, "last_window_action_kind")?,
+        subscribed: get::<i64>(row, "subscribed")? != 0,
+        attributes: parse_json(row, "attributes")?,
         created_at: Millis(get(row, "created_at")?),
     })
 }
@@ -104,7 +112,8 @@ fn message_from_row(row: &AnyRow) -> Result<MessageRow> {
 }
 
 const CONTACT_COLUMNS: &str = "id, channel_id, external_id, first_name, last_name, username, locale, source_ref, \
-     source_kind, reachable, last_window_action_at, last_window_action_kind, created_at";
+     source_kind, reachable, last_window_action_at, last_window_action_kind, subscribed, attributes, \
+     created_at";
 const MESSAGE_COLUMNS: &str = "id, conversation_id, direction, author_kind, text, content, status, \
      platform_message_id, error_class, error_detail, created_at, sent_at";
 
@@ -117,6 +126,15 @@ impl Store {
             .fetch_all(&self.read)
             .await?;
         rows.iter().map(contact_from_row).collect()
+    }
+
+    pub async fn get_contact(&self, id: ContactId) -> Result<ContactRow> {
+        let sql = format!("SELECT {CONTACT_COLUMNS} FROM contacts WHERE id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.0)
+            .fetch_one(&self.read)
+            .await?;
+        contact_from_row(&row)
     }
 
     pub async fn find_contact(

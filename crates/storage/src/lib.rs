@@ -11,10 +11,11 @@
 //! and run concurrently thanks to WAL. On PostgreSQL both pools are ordinary pools.
 
 mod channels;
+mod contacts;
 pub mod dialect;
 mod inbox;
-mod media;
 mod ingest;
+mod media;
 mod migrate;
 mod outbox;
 mod rows;
@@ -26,6 +27,7 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Executor};
 
 pub use channels::{ChannelRecord, NewChannel};
+pub use contacts::{ChannelAlert, PendingProfile, ProfileFacts};
 pub use dialect::Backend;
 pub use inbox::{ContactRow, ConversationRow, MessageRow, SendContext};
 pub use ingest::{IngestItem, IngestOutcome, OutgoingDraft};

@@ -5,14 +5,15 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
+use switchboard_domain::template::AttributeKey;
 use switchboard_domain::{
     ChannelId, ChannelKind, ChannelSettings, MessageText, MessengerSettings, Millis, RateLimits,
     TelegramReceiveMode, TelegramSettings,
 };
-use switchboard_storage::{ChannelRecord, NewChannel};
+use switchboard_storage::{ChannelAlert, ChannelRecord, NewChannel};
 
 use super::parse_json;
-use crate::app::AppState;
+use crate::app::{AppState, Id};
 use crate::auth::Admin;
 use crate::error::{ApiError, ApiResult};
 use crate::webhooks::webhook_path;
@@ -80,6 +81,10 @@ pub struct ChannelView {
     pub receive: Option<TelegramReceiveMode>,
     /// The sending limits in force (the channel's own or the platform's defaults).
     pub rate_limits: RateLimits,
+    /// Custom contact attributes templates may use as `{{attr.<key>}}`.
+    pub attribute_keys: Vec<String>,
+    /// Something a person must fix (e.g. the platform rejected the credentials), or null.
+    pub alert: Option<ChannelAlert>,
     pub created_at: Millis,
 }
 
@@ -97,6 +102,8 @@ impl From<&ChannelRecord> for ChannelView {
                 ChannelSettings::Messenger(_) => None,
             },
             rate_limits: r.settings.rate_limits(),
+            attribute_keys: r.attribute_keys.clone(),
+            alert: r.alert.clone(),
             created_at: r.created_at,
         }
     }
@@ -246,4 +253,31 @@ mod tests {
         assert_eq!(bot_id("123456"), None);
         assert_eq!(bot_id("123:bad token"), None);
     }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttributeKeys {
+    keys: Vec<String>,
+}
+
+/// `PUT /api/v1/channels/{id}/attribute-keys`: declares the custom contact attributes templates
+/// may use (`{{attr.<key>}}`); a template naming any other is refused when composed.
+pub async fn set_attribute_keys(
+    _: Admin,
+    State(state): State<AppState>,
+    Id(id): Id,
+    body: Bytes,
+) -> ApiResult<Json<ChannelView>> {
+    let req: AttributeKeys = parse_json(&body)?;
+    let mut keys = Vec::with_capacity(req.keys.len());
+    for key in req.keys {
+        let parsed = AttributeKey::parse(&key).map_err(|e| invalid("keys", &e.to_string()))?;
+        keys.push(parsed.as_str().to_owned());
+    }
+    keys.sort();
+    keys.dedup();
+    state.store.set_attribute_keys(ChannelId(id), &keys).await?;
+    let live = state.registry.reload(ChannelId(id)).await?;
+    Ok(Json(ChannelView::from(&live.record)))
 }

@@ -1,11 +1,16 @@
 //! Contacts, conversations and messages.
 
+use std::collections::BTreeMap;
+
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::{Query, State};
 use serde::Deserialize;
-use switchboard_domain::{ChannelId, ConversationId};
+use switchboard_domain::template::AttributeKey;
+use switchboard_domain::{ChannelId, ContactId, ConversationId, Millis};
 use switchboard_storage::{ContactRow, ConversationRow, MessageRow};
 
+use super::parse_json;
 use crate::app::{AppState, Id};
 use crate::auth::Admin;
 use crate::error::{ApiError, ApiResult};
@@ -47,4 +52,73 @@ pub async fn messages(
 ) -> ApiResult<Json<Vec<MessageRow>>> {
     let conversation = state.store.get_conversation(ConversationId(id)).await?;
     Ok(Json(state.store.list_messages(conversation.id).await?))
+}
+
+pub async fn contact(
+    _: Admin,
+    State(state): State<AppState>,
+    Id(id): Id,
+) -> ApiResult<Json<ContactRow>> {
+    Ok(Json(state.store.get_contact(ContactId(id)).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Subscription {
+    subscribed: bool,
+}
+
+/// `PUT /api/v1/contacts/{id}/subscription` `{"subscribed": false}`: unsubscribes (no marketing
+/// until they resubscribe) or resubscribes a person, e.g. at their request by another channel.
+pub async fn set_subscription(
+    _: Admin,
+    State(state): State<AppState>,
+    Id(id): Id,
+    body: Bytes,
+) -> ApiResult<Json<ContactRow>> {
+    let req: Subscription = parse_json(&body)?;
+    state
+        .store
+        .set_subscribed(ContactId(id), req.subscribed, Millis::now())
+        .await?;
+    Ok(Json(state.store.get_contact(ContactId(id)).await?))
+}
+
+/// `PATCH /api/v1/contacts/{id}/attributes` `{"budget": "50", "old": null}`: sets or removes
+/// custom attributes. Only keys declared on the contact's channel are accepted.
+pub async fn patch_attributes(
+    _: Admin,
+    State(state): State<AppState>,
+    Id(id): Id,
+    body: Bytes,
+) -> ApiResult<Json<ContactRow>> {
+    let changes: BTreeMap<String, Option<String>> = parse_json(&body)?;
+    let contact = state.store.get_contact(ContactId(id)).await?;
+    let channel = state.registry.get(contact.channel_id).await?;
+    for (key, value) in &changes {
+        AttributeKey::parse(key).map_err(|e| ApiError::Invalid {
+            field: "attributes",
+            message: e.to_string(),
+        })?;
+        if !channel.record.attribute_keys.contains(key) {
+            return Err(ApiError::Invalid {
+                field: "attributes",
+                message: format!(
+                    "{key:?} is not declared on this channel (PUT /api/v1/channels/{}/attribute-keys)",
+                    channel.record.id
+                ),
+            });
+        }
+        if value.as_ref().is_some_and(|v| v.chars().count() > 1000) {
+            return Err(ApiError::Invalid {
+                field: "attributes",
+                message: format!("the value of {key:?} is longer than 1000 characters"),
+            });
+        }
+    }
+    state
+        .store
+        .merge_contact_attributes(contact.id, &changes, Millis::now())
+        .await?;
+    Ok(Json(state.store.get_contact(contact.id).await?))
 }

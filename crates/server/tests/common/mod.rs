@@ -63,9 +63,14 @@ pub async fn spawn_app_with(db: TestDatabase, tweak: impl FnOnce(&mut ServerConf
 
 impl TestApp {
     pub async fn post_api(&self, path: &str, body: Value) -> (u16, Value) {
+        self.send_api(reqwest::Method::POST, path, body).await
+    }
+
+    /// Any method with a JSON body (PUT, PATCH, …), as the admin.
+    pub async fn send_api(&self, method: reqwest::Method, path: &str, body: Value) -> (u16, Value) {
         let res = self
             .http
-            .post(format!("{}{path}", self.base))
+            .request(method, format!("{}{path}", self.base))
             .bearer_auth(ADMIN_TOKEN)
             .json(&body)
             .send()
