@@ -236,7 +236,15 @@ impl Server {
             wake,
             pacer: Arc::default(),
         };
-        let background = dispatcher.start(config.reply_workers).await;
+        let mut background = dispatcher.start(config.reply_workers).await;
+        background.spawn(
+            crate::profiles::ProfileFetcher {
+                store: store.clone(),
+                registry: registry.clone(),
+                wake: state.wake.clone(),
+            }
+            .run(),
+        );
         for record in store.list_channels().await? {
             if matches!(&record.settings, ChannelSettings::Telegram(t) if t.receive == TelegramReceiveMode::Polling)
             {

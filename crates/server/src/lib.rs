@@ -18,6 +18,7 @@ pub mod error;
 pub mod ingest;
 pub mod pacing;
 pub mod polling;
+pub mod profiles;
 pub mod registry;
 pub mod webhooks;
 

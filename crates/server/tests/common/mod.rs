@@ -214,6 +214,25 @@ impl TestApp {
 }
 
 /// Waits a little to prove that nothing more happens (e.g. no second reply).
+/// Polls `probe` until it finds something (15 s at most, then the test fails).
+pub async fn wait_for<T, F, Fut>(mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(found) = probe().await {
+            return found;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "condition not met within 15 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 pub async fn settle() {
     tokio::time::sleep(Duration::from_millis(600)).await;
 }
