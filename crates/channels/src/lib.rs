@@ -5,16 +5,21 @@
 //! [`switchboard_domain::InboundEvent::Unknown`] rather than rejected, so a platform adding a
 //! field or an event kind never makes us drop (or fail to acknowledge) a delivery.
 //!
-//! Outbound, the clients turn platform answers into [`switchboard_domain::SendReceipt`] or a
-//! [`switchboard_domain::SendError`] classified by numeric codes only, and never leak tokens into
+//! Outbound, the clients render a rich [`switchboard_domain::OutgoingMessage`] in the platform's
+//! terms (`send_message`; media come as a [`MediaSet`] and uploads made on the way are reported
+//! in [`Delivered::learned`]) and turn platform answers into a [`Delivered`] or a
+//! [`switchboard_domain::SendError`] classified by numeric codes only, never leaking tokens into
 //! error details.
 
 mod error;
 mod json;
+mod media;
 pub mod messenger;
 pub mod telegram;
 
 use std::time::Duration;
+
+pub use media::{Delivered, MediaInput, MediaSet};
 
 /// Builds the HTTP client shared by both platform clients.
 ///

@@ -8,9 +8,11 @@ use anyhow::{Context, bail};
 use clap::Args;
 use serde_json::{Value, json};
 use switchboard_emulator::{
-    BotSpec, Emulator, EmulatorConfig, EmulatorHandle, PageSpec, Platform, Signing, TelegramUser,
+    BotSpec, Emulator, EmulatorConfig, EmulatorHandle, MessengerUserProfile, PageSpec, Platform,
+    Signing, TelegramUser,
 };
 use switchboard_server::{Server, ServerConfig};
+use switchboard_storage::Store;
 
 #[derive(Args)]
 pub struct DemoArgs {
@@ -54,14 +56,13 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         }
     };
     let base = server.base_url();
-    config_public_webhooks(&emulator, &base, &admin_token).await?;
-
     println!(
         "Switchboard demo — server {base}, emulator {}",
         emulator.base_url()
     );
     println!("database: {}\n", db.display());
-    play_script(&emulator).await?;
+    config_public_webhooks(&emulator, &base, &admin_token).await?;
+    play_script(&emulator, &server.store).await?;
     print_inbox(&base, &admin_token).await?;
 
     println!("\nWhere to look:");
@@ -154,14 +155,88 @@ async fn config_public_webhooks(
         &format!("{base}{}", path(&bot)),
         Some(BOT_SECRET),
     );
+    for (channel, automations) in [(&page, page_automations()), (&bot, bot_automations())] {
+        let res = http
+            .put(format!(
+                "{base}/api/v1/channels/{}/automations",
+                channel["id"]
+            ))
+            .bearer_auth(token)
+            .json(&automations)
+            .send()
+            .await?;
+        if !res.status().is_success() {
+            bail!(
+                "saving automations answered {}: {}",
+                res.status(),
+                res.text().await.unwrap_or_default()
+            );
+        }
+    }
+    println!(
+        "Automations saved: welcome, FAQ, default reply, hand-over, unsubscribe words, and the gift-finder bot"
+    );
     Ok(())
 }
 
-async fn play_script(emulator: &EmulatorHandle) -> anyhow::Result<()> {
-    let step = |who: &str, what: &str, status: u16| {
-        println!("  {who:<22} {what:<52} → webhook answered {status}")
-    };
-    println!("Scripted conversation:");
+fn text(default: &str) -> Value {
+    json!({"default": {"type": "text", "text": default}})
+}
+
+/// What both channels share: FAQ, hand-over, default reply.
+fn shared_automations() -> Value {
+    json!({
+        "faq": [{
+            "id": "shipping", "offer": true,
+            "question": {"default": "Do you ship abroad?", "locales": {"id": "Apakah bisa kirim ke luar kota?"}},
+            "phrasings": {"default": ["ship to", "shipping", "delivery"],
+                          "locales": {"id": ["kirim ke", "ongkir", "pengiriman"]}},
+            "answer": {"default": {"type": "text", "text": "Yes! We ship worldwide in 3–7 days, free above 50 €."},
+                       "locales": {"id": {"type": "text", "text": "Bisa! Kami kirim ke seluruh Indonesia dalam 2–4 hari."}}}
+        }],
+        "default_reply": {"enabled": true, "message": text("Thanks for writing to Toko Batik! A person from our team will answer within the hour.")},
+        "handover": {"max_unrecognised": 3, "message": text("I'll get a colleague for you — they'll answer right here.")},
+        "goodbye": {"enabled": true, "message": {
+            "default": {"type": "text", "text": "You're unsubscribed. Send START any time to come back."},
+            "locales": {"id": {"type": "text", "text": "Anda sudah berhenti berlangganan. Ketik MULAI untuk kembali."}}}}
+    })
+}
+
+fn page_automations() -> Value {
+    let mut a = shared_automations();
+    a["presentation"] = json!({"get_started": true,
+        "greeting": {"default": "Hi {{user_first_name}}! Batik, gifts and answers from real people."}});
+    a["welcome"] = json!({"enabled": true, "message": {"default": {"type": "text",
+        "text": "Welcome {{first_name|friend}}! Looking for a gift? Tap below, or just ask.",
+        "quick_replies": [{"type": "text", "title": "Find a gift", "payload": "GIFT_FINDER"}]}}});
+    a["flows"] = json!([switchboard_automation::flow::gift_finder()]);
+    a
+}
+
+fn bot_automations() -> Value {
+    let mut a = shared_automations();
+    a["presentation"] = json!({"greeting": {"default": "Batik and gifts from Toko Batik, answered by real people.",
+        "locales": {"id": "Batik dan hadiah dari Toko Batik, dijawab oleh orang sungguhan."}}});
+    a["welcome"] = json!({"enabled": true, "message": {
+        "default": {"type": "text", "text": "Welcome {{first_name|friend}}! Ask us anything."},
+        "locales": {"id": {"type": "text", "text": "Selamat datang, {{first_name|kak}}! Silakan bertanya apa saja."}}}});
+    a
+}
+
+async fn play_script(emulator: &EmulatorHandle, store: &Store) -> anyhow::Result<()> {
+    let step =
+        |who: &str, what: &str, status: u16| println!("  {who:<18} {what:<58} → webhook {status}");
+    println!("\nScripted conversation:");
+    emulator.messenger_set_user_profile(
+        PAGE_ID,
+        ANN,
+        MessengerUserProfile {
+            first_name: "Ann".into(),
+            last_name: "Lee".into(),
+            locale: Some("en_GB".into()),
+            ..Default::default()
+        },
+    );
     let r = emulator
         .messenger_user_event(
             PAGE_ID,
@@ -175,26 +250,65 @@ async fn play_script(emulator: &EmulatorHandle) -> anyhow::Result<()> {
         "taps Get Started from an m.me link (ref=summer_qr)",
         r.status,
     );
+    settle(store).await;
     let r = emulator
         .messenger_user_sends_text(PAGE_ID, ANN, "Hi! Do you ship to Jakarta?")
         .await;
     step(
         "Ann (Messenger)",
-        "\"Hi! Do you ship to Jakarta?\"",
+        "\"Hi! Do you ship to Jakarta?\"  (a FAQ)",
         r.status,
     );
-    let replies = emulator
-        .wait_for_calls(Platform::Messenger, "messages", 1, Duration::from_secs(10))
+    settle(store).await;
+    let r = emulator
+        .messenger_user_event(
+            PAGE_ID,
+            ANN,
+            json!({"message": {"text": "Find a gift", "quick_reply": {"payload": "GIFT_FINDER"}}}),
+        )
         .await;
-    println!(
-        "  {:<22} default reply sent through the Send API ({} call)",
-        "Switchboard",
-        replies.len()
+    step(
+        "Ann (Messenger)",
+        "taps \"Find a gift\": the gift-finder bot starts",
+        r.status,
     );
+    settle(store).await;
+    let r = emulator
+        .messenger_user_event(
+            PAGE_ID,
+            ANN,
+            json!({"message": {"text": "Mum", "quick_reply": {"payload": "WHO_MUM"}}}),
+        )
+        .await;
+    step("Ann (Messenger)", "taps \"Mum\"", r.status);
+    settle(store).await;
+    let r = emulator
+        .messenger_user_sends_text(PAGE_ID, ANN, "about 40 euros")
+        .await;
+    step(
+        "Ann (Messenger)",
+        "types \"about 40 euros\": a carousel of 3 gifts",
+        r.status,
+    );
+    settle(store).await;
+    let r = emulator
+        .messenger_user_event(
+            PAGE_ID,
+            ANN,
+            json!({"message": {"text": "No, thanks", "quick_reply": {"payload": "MORE_NO"}}}),
+        )
+        .await;
+    step(
+        "Ann (Messenger)",
+        "taps \"No, thanks\": the bot says goodbye",
+        r.status,
+    );
+    settle(store).await;
 
     // Meta retries deliveries it is not sure about: the same bytes again must change nothing.
-    let retry = json!({"object": "page", "entry": [{"id": PAGE_ID, "time": 1, "messaging": [{
-        "sender": {"id": ANN}, "recipient": {"id": PAGE_ID}, "timestamp": 1,
+    let now = switchboard_domain::Millis::now().0;
+    let retry = json!({"object": "page", "entry": [{"id": PAGE_ID, "time": now, "messaging": [{
+        "sender": {"id": ANN}, "recipient": {"id": PAGE_ID}, "timestamp": now,
         "message": {"mid": "m_demo_retry", "text": "Is the blue batik in stock?"}}]}]});
     let body = serde_json::to_vec(&retry)?;
     let first = emulator
@@ -205,7 +319,7 @@ async fn play_script(emulator: &EmulatorHandle) -> anyhow::Result<()> {
         .await;
     step(
         "Ann (Messenger)",
-        "\"Is the blue batik in stock?\" delivered twice",
+        "\"Is the blue batik in stock?\" delivered twice (one answer)",
         again.status.max(first.status),
     );
     let forged = emulator
@@ -220,6 +334,7 @@ async fn play_script(emulator: &EmulatorHandle) -> anyhow::Result<()> {
         "a webhook with a forged signature",
         forged.status,
     );
+    settle(store).await;
 
     let budi = TelegramUser::new(5_551_234, "Budi").with_language("id");
     let r = emulator
@@ -230,30 +345,46 @@ async fn play_script(emulator: &EmulatorHandle) -> anyhow::Result<()> {
         "opens t.me/toko_batik_bot?start=promo1",
         r.status,
     );
+    settle(store).await;
     let r = emulator
-        .telegram_user_sends_text(BOT_TOKEN, budi, "Halo, ada ukuran M?")
+        .telegram_user_sends_text(BOT_TOKEN, budi.clone(), "Berapa ongkir kirim ke Bandung?")
         .await;
-    step("Budi (Telegram)", "\"Halo, ada ukuran M?\"", r.status);
-    let sent = emulator
-        .wait_for_calls(
-            Platform::Telegram,
-            "sendMessage",
-            2,
-            Duration::from_secs(10),
-        )
+    step(
+        "Budi (Telegram)",
+        "\"Berapa ongkir kirim ke Bandung?\"  (the FAQ, in Indonesian)",
+        r.status,
+    );
+    settle(store).await;
+    let r = emulator
+        .telegram_user_sends_text(BOT_TOKEN, budi, "berhenti")
         .await;
-    let sent_fb = emulator
-        .wait_for_calls(Platform::Messenger, "messages", 2, Duration::from_secs(10))
-        .await;
+    step(
+        "Budi (Telegram)",
+        "\"berhenti\": unsubscribes, gets the goodbye",
+        r.status,
+    );
+    settle(store).await;
+    let sent_fb = emulator.count_calls(Platform::Messenger, "messages", true);
+    let sent_tg = emulator.count_calls(Platform::Telegram, "sendMessage", true);
     println!(
-        "  {:<22} {} Messenger replies and {} Telegram replies sent — one per customer message, none for the retry",
+        "  {:<18} {sent_fb} Messenger and {sent_tg} Telegram messages sent — one automatic answer per customer action, none for the retry",
         "Switchboard",
-        sent_fb.len(),
-        sent.len()
     );
     // Give delivery/read receipts from the emulator a moment to arrive.
     tokio::time::sleep(Duration::from_millis(300)).await;
     Ok(())
+}
+
+/// Waits until every automatic answer is decided and sent (10 s at most).
+async fn settle(store: &Store) {
+    for _ in 0..200 {
+        let deciding = store.count_open_automation().await.unwrap_or(0);
+        let unsent = store.count_unsent().await.unwrap_or(0);
+        if deciding == 0 && unsent == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 async fn print_inbox(base: &str, token: &str) -> anyhow::Result<()> {
@@ -309,11 +440,15 @@ async fn print_inbox(base: &str, token: &str) -> anyhow::Result<()> {
             .await?;
             for m in messages.as_array().into_iter().flatten() {
                 let arrow = if m["direction"] == "in" { "→" } else { "←" };
+                let text = m["text"]
+                    .as_str()
+                    .unwrap_or("(no text)")
+                    .replace('\n', " · ");
                 println!(
                     "      {arrow} {:<11} {:<10} {}",
                     m["author_kind"].as_str().unwrap_or(""),
                     m["status"].as_str().unwrap_or(""),
-                    m["text"].as_str().unwrap_or("(no text)")
+                    text
                 );
             }
         }

@@ -19,14 +19,26 @@ fn the_demo_plays_its_conversation_and_answers_each_customer_message_once() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // Welcome, FAQ, three bot questions, the carousel, the bot's goodbye, one default reply for
+    // the retried delivery; welcome, FAQ and goodbye on Telegram.
     assert!(
-        stdout.contains("2 Messenger replies and 2 Telegram replies sent"),
+        stdout.contains("8 Messenger and 3 Telegram messages sent"),
         "{stdout}"
     );
     assert!(
-        stdout.contains("a webhook with a forged signature") && stdout.contains("answered 403"),
+        stdout.contains("a webhook with a forged signature") && stdout.contains("→ webhook 403"),
         "{stdout}"
     );
+    for shown in [
+        "Welcome Ann!",
+        "Yes! We ship worldwide",
+        "bot         read       [card] Ceramic mug · [card] Silk scarf",
+        "What is your budget for mum?",
+        "Selamat datang, Budi!",
+        "Anda sudah berhenti berlangganan",
+    ] {
+        assert!(stdout.contains(shown), "{shown:?} missing from:\n{stdout}");
+    }
     assert!(
         stdout.contains("came from ref \"summer_qr\"")
             && stdout.contains("came from ref \"promo1\""),

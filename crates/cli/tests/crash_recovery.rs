@@ -1,15 +1,25 @@
-//! The webhook was acknowledged, then the process was killed (SIGKILL) before the reply went out.
-//! After a restart the reply is sent — exactly once.
+//! The process is killed (SIGKILL) while a reply is on its way; after a restart with the same
+//! node id, what happens to the reply depends on whether its platform call had started:
+//! - it had (the request was in flight): the reply becomes `unknown` and is not sent again — the
+//!   platform may have it already;
+//! - it had not (claimed, waiting for its turn): it goes back to the queue and is sent once.
 
+use std::io::Read;
 use std::net::{SocketAddr, TcpListener};
 use std::process::Stdio;
+use std::sync::mpsc;
 use std::time::Duration;
 
 use serde_json::json;
-use switchboard_domain::{ChannelId, MessageStatus};
+use switchboard_domain::{
+    AuthorKind, ChannelId, ChannelSettings, ContactRef, Content, InboundEnvelope, InboundEvent,
+    MessageStatus, MessengerSettings, Millis, Psid,
+};
 use switchboard_emulator::{Emulator, EmulatorConfig, PageSpec, Platform};
 use switchboard_storage::testing::TestDatabase;
-use switchboard_storage::{Store, StoreOptions, on_both_backends};
+use switchboard_storage::{
+    IngestItem, Lane, NewChannel, OutgoingDraft, Store, StoreOptions, on_both_backends,
+};
 use tokio::process::{Child, Command};
 
 const PAGE: &str = "1000000001";
@@ -21,17 +31,36 @@ fn free_port() -> SocketAddr {
     l.local_addr().expect("addr")
 }
 
-/// A "platform" that accepts connections and never answers: a send to it stays in flight.
-fn black_hole() -> (std::thread::JoinHandle<()>, SocketAddr) {
+/// A "platform" that accepts connections and never answers: a send to it stays in flight. Says
+/// on the channel when a Send API request (`POST …/messages`) has arrived.
+fn black_hole() -> (std::thread::JoinHandle<()>, SocketAddr, mpsc::Receiver<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr");
+    let (seen, sends) = mpsc::channel();
     let handle = std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for stream in listener.incoming().take(64).flatten() {
-            held.push(stream);
+        for mut stream in listener.incoming().take(64).flatten() {
+            let seen = seen.clone();
+            std::thread::spawn(move || {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while let Ok(n) = stream.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    head.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&head);
+                    if text.starts_with("POST") && text.contains("/messages") {
+                        let _ = seen.send(());
+                        break;
+                    }
+                }
+                // Hold the connection open, unanswered, until the test ends.
+                std::thread::sleep(Duration::from_secs(120));
+                drop(stream);
+            });
         }
     });
-    (handle, addr)
+    (handle, addr, sends)
 }
 
 fn serve(db_url: &str, listen: SocketAddr, graph: &str) -> Child {
@@ -76,15 +105,32 @@ async fn reply_status(store: &Store, channel: ChannelId) -> Option<MessageStatus
         .map(|m| m.status)
 }
 
-on_both_backends!(a_reply_acknowledged_before_a_crash_is_sent_exactly_once_after_restart);
+async fn wait_for_reply_status(store: &Store, channel: ChannelId, wanted: MessageStatus) {
+    let mut status = None;
+    for _ in 0..200 {
+        status = reply_status(store, channel).await;
+        if status == Some(wanted) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("reply status {status:?}, expected {wanted:?}");
+}
 
-async fn a_reply_acknowledged_before_a_crash_is_sent_exactly_once_after_restart(db: TestDatabase) {
+on_both_backends!(
+    a_reply_whose_call_had_started_when_the_process_died_is_unknown_and_not_resent,
+    a_reply_claimed_but_not_yet_called_when_the_process_died_is_sent_once_after_restart,
+);
+
+async fn a_reply_whose_call_had_started_when_the_process_died_is_unknown_and_not_resent(
+    db: TestDatabase,
+) {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::new();
     let emulator = Emulator::start(EmulatorConfig::default())
         .await
         .expect("emulator");
-    let (_hole, hole_addr) = black_hole();
+    let (_hole, hole_addr, hole_sends) = black_hole();
 
     // First life: the Graph API swallows requests, so the reply is stuck in flight.
     let listen = free_port();
@@ -118,16 +164,13 @@ async fn a_reply_acknowledged_before_a_crash_is_sent_exactly_once_after_restart(
     let store = Store::connect(StoreOptions::new(db.url.clone()))
         .await
         .expect("store");
-    let mut status = None;
-    for _ in 0..100 {
-        status = reply_status(&store, channel).await;
-        if status == Some(MessageStatus::Sending) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    // The Send API request has reached the "platform": the call provably started.
+    tokio::task::spawn_blocking(move || hole_sends.recv_timeout(Duration::from_secs(20)))
+        .await
+        .expect("join")
+        .expect("the reply's Send API request reached the platform");
     assert_eq!(
-        status,
+        reply_status(&store, channel).await,
         Some(MessageStatus::Sending),
         "the reply is in flight when the process dies"
     );
@@ -140,24 +183,124 @@ async fn a_reply_acknowledged_before_a_crash_is_sent_exactly_once_after_restart(
     let base = format!("http://{listen}");
     let mut second = serve(&db.url, listen, &emulator.graph_api_url());
     wait_healthy(&http, &base).await;
+    // The platform may have accepted the first call: the reply is recorded `unknown` (for an
+    // agent to see) and not sent a second time.
+    wait_for_reply_status(&store, channel, MessageStatus::Unknown).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        emulator.count_calls(Platform::Messenger, "messages", false),
+        0,
+        "not re-sent"
+    );
+    assert_eq!(
+        reply_status(&store, channel).await,
+        Some(MessageStatus::Unknown),
+        "terminal"
+    );
+    assert_eq!(store.outbox_pending().await.unwrap(), 0);
+
+    second.start_kill().expect("kill");
+    let _ = second.wait().await;
+    store.close().await;
+}
+
+async fn a_reply_claimed_but_not_yet_called_when_the_process_died_is_sent_once_after_restart(
+    db: TestDatabase,
+) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::new();
+    let emulator = Emulator::start(EmulatorConfig::default())
+        .await
+        .expect("emulator");
+    emulator.add_page(PageSpec::new(PAGE, "pt", "as"));
+    emulator.messenger_register_user(PAGE, PSID);
+
+    // What the first life left behind: a stored message, its reply queued in the same
+    // transaction, and the reply claimed by this node, which died before its platform call (it
+    // was waiting for a pacing slot or a send permit). Written through the store so the moment of
+    // death is exact.
+    let store = Store::open(StoreOptions::new(db.url.clone()))
+        .await
+        .expect("store");
+    let channel = store
+        .create_channel(NewChannel {
+            name: "Shop".into(),
+            external_id: PAGE.into(),
+            settings: ChannelSettings::Messenger(MessengerSettings {
+                page_id: PAGE.into(),
+                page_access_token: "pt".into(),
+                app_secret: "as".into(),
+                verify_token: "vt".into(),
+                rate_limits: None,
+            }),
+            // No automatic answers: the only message is the reply queued below.
+            default_reply: None,
+        })
+        .await
+        .expect("channel")
+        .id;
+    let text = |t: &str| Content {
+        text: Some(t.into()),
+        ..Content::default()
+    };
+    store
+        .ingest(&[IngestItem {
+            channel_id: channel,
+            envelope: InboundEnvelope {
+                dedupe_key: "mid:m_1".into(),
+                contact: Some(ContactRef::id_only(Psid::parse(PSID).unwrap().into())),
+                occurred_at: Millis::now(),
+                standby: false,
+                event: InboundEvent::Message {
+                    platform_message_id: "m_1".into(),
+                    content: text("Are you open on Sunday?"),
+                    referral: None,
+                },
+            },
+            replies: vec![OutgoingDraft {
+                content: text("Yes, 10 to 4."),
+                author: AuthorKind::Automation,
+                lane: Lane::Reply,
+                messaging_type: Some("RESPONSE".into()),
+            }],
+        }])
+        .await
+        .expect("ingest");
+    let now = Millis::now();
+    let claimed = store
+        .claim_outbox(
+            "crash-test-node",
+            Lane::Reply,
+            now,
+            now.plus_millis(600_000),
+            10,
+            &[],
+        )
+        .await
+        .expect("claim");
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(
+        reply_status(&store, channel).await,
+        Some(MessageStatus::Sending)
+    );
+
+    // The same node comes back (its lease has ten minutes to run: restart recovery does not wait).
+    let listen = free_port();
+    let base = format!("http://{listen}");
+    let mut server = serve(&db.url, listen, &emulator.graph_api_url());
+    wait_healthy(&http, &base).await;
     let sent = emulator
         .wait_for_calls(Platform::Messenger, "messages", 1, Duration::from_secs(20))
         .await;
     assert_eq!(sent.len(), 1, "the reply went out after the restart");
     assert_eq!(sent[0].request["recipient"]["id"], PSID);
-    assert_eq!(sent[0].request["message"]["text"], "We got it!");
+    assert_eq!(sent[0].request["message"]["text"], "Yes, 10 to 4.");
+    wait_for_reply_status(&store, channel, MessageStatus::Sent).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(
-        emulator.count_calls(Platform::Messenger, "messages", false),
-        1,
-        "exactly once"
-    );
-    assert_eq!(
-        reply_status(&store, channel).await,
-        Some(MessageStatus::Sent)
-    );
+    let calls = emulator.calls_matching(Platform::Messenger, "messages");
+    assert_eq!(calls.len(), 1, "exactly once: {calls:#?}");
 
-    second.start_kill().expect("kill");
-    let _ = second.wait().await;
+    server.start_kill().expect("kill");
+    let _ = server.wait().await;
     store.close().await;
 }

@@ -246,10 +246,11 @@ impl OutgoingMessage {
         &self,
         mut f: impl FnMut(&str, &str) -> Result<String, E>,
     ) -> Result<OutgoingMessage, (String, E)> {
+        type Apply<'a, E> = dyn FnMut(String, &str) -> Result<String, (String, E)> + 'a;
         let mut apply = |path: String, s: &str| f(&path, s).map_err(|e| (path, e));
         let map_buttons = |prefix: &str,
                            buttons: &[Button],
-                           apply: &mut dyn FnMut(String, &str) -> Result<String, (String, E)>|
+                           apply: &mut Apply<'_, E>|
          -> Result<Vec<Button>, (String, E)> {
             buttons
                 .iter()
@@ -446,6 +447,17 @@ fn chars(s: &str) -> usize {
     s.chars().count()
 }
 
+/// Characters the `\ntitle: +number` lines of phone buttons add on Telegram.
+fn phone_lines_len(buttons: &[Button]) -> usize {
+    buttons
+        .iter()
+        .map(|b| match b {
+            Button::Phone { title, number } => 1 + chars(title) + 2 + chars(number),
+            _ => 0,
+        })
+        .sum()
+}
+
 impl Checker {
     fn fail(&mut self, path: impl Into<String>, rule: &'static str, message: impl Into<String>) {
         self.found.push(Violation {
@@ -485,6 +497,7 @@ impl Checker {
                     (kind, _) => kind.text_limit(),
                 };
                 self.length("text", text, 1, limit, "text_length");
+                self.telegram_phone_lines("text", text, buttons, limit);
                 self.buttons("buttons", buttons);
             }
             MessageBody::Media {
@@ -494,6 +507,14 @@ impl Checker {
                 buttons,
             } => {
                 self.media_source("media", media);
+                if self.kind == ChannelKind::Telegram {
+                    self.telegram_phone_lines(
+                        "caption",
+                        caption.as_deref().unwrap_or_default(),
+                        buttons,
+                        limits::TELEGRAM_CAPTION,
+                    );
+                }
                 if let Some(caption) = caption {
                     match self.kind {
                         ChannelKind::Telegram => self.length(
@@ -574,7 +595,7 @@ impl Checker {
                 "card_subtitle_length",
             );
         }
-        if card.subtitle.is_none()
+        if card.subtitle.as_deref().is_none_or(|s| s.trim().is_empty())
             && card.image.is_none()
             && card.default_url.is_none()
             && card.buttons.is_empty()
@@ -592,8 +613,11 @@ impl Checker {
             self.url(&format!("{path}.default_url"), url);
         }
         if self.kind == ChannelKind::Telegram && card.image.is_some() {
-            // The card becomes a photo whose caption is title + subtitle.
-            let caption = chars(&card.title) + card.subtitle.as_deref().map_or(0, chars) + 1;
+            // The card becomes a photo whose caption is title + subtitle (+ phone lines).
+            let caption = chars(&card.title)
+                + card.subtitle.as_deref().map_or(0, chars)
+                + 1
+                + phone_lines_len(&card.buttons);
             if caption > limits::TELEGRAM_CAPTION {
                 self.fail(
                     path,
@@ -606,6 +630,25 @@ impl Checker {
             }
         }
         self.buttons(&format!("{path}.buttons"), &card.buttons);
+    }
+
+    /// Telegram has no phone buttons: they become `title: +number` lines under the text, which
+    /// the platform's limit then counts.
+    fn telegram_phone_lines(&mut self, path: &str, text: &str, buttons: &[Button], limit: usize) {
+        let extra = phone_lines_len(buttons);
+        if self.kind != ChannelKind::Telegram || extra == 0 {
+            return;
+        }
+        let total = chars(text.trim()) + extra;
+        if chars(text) <= limit && total > limit {
+            self.fail(
+                path,
+                "text_length",
+                format!(
+                    "with its phone buttons written out as lines this is {total} characters; Telegram allows at most {limit}"
+                ),
+            );
+        }
     }
 
     fn media_source(&mut self, path: &str, m: &MediaSource) {

@@ -537,14 +537,14 @@ fn upload_attachment(
     let att = message
         .get("attachment")
         .ok_or_else(|| GraphErr::param("The parameter message[attachment] is required"))?;
-    match att.get("type").and_then(Value::as_str) {
-        Some("image" | "video" | "audio" | "file") => {}
+    let kind = match att.get("type").and_then(Value::as_str) {
+        Some(k @ ("image" | "video" | "audio" | "file")) => k,
         _ => {
             return Err(GraphErr::param(
                 "Param message[attachment][type] must be one of {image, video, audio, file}",
             ));
         }
-    }
+    };
     let has_url = att
         .get("payload")
         .and_then(|pl| pl.get("url"))
@@ -566,6 +566,20 @@ fn upload_attachment(
             100,
             Some(2018109),
             "(#100) Attachment size exceeds allowable limit",
+        ));
+    }
+    // A17: an uploaded audio file needs an audio/* Content-Type.
+    if kind == "audio"
+        && let Some(file) = p.get("filedata").filter(|f| params::is_upload(f))
+        && !file
+            .get("content_type")
+            .and_then(Value::as_str)
+            .is_some_and(|ct| ct.trim().to_ascii_lowercase().starts_with("audio/"))
+    {
+        return Err(GraphErr::new(
+            100,
+            Some(2018047),
+            "(#100) Upload attachment failure: audio uploads need an audio/* Content-Type",
         ));
     }
     let id = random_string(16, DIGITS);

@@ -132,6 +132,8 @@ pub(crate) struct BotState {
     pub callback_queries: HashMap<String, bool>,
     pub global_bucket: Bucket,
     pub commands: Value,
+    /// `setMyDescription` by language code ("" = default).
+    pub descriptions: HashMap<String, String>,
     pub file_seq: u64,
 }
 
@@ -417,6 +419,7 @@ impl Inner {
                 callback_queries: HashMap::new(),
                 global_bucket: Bucket::full(GLOBAL_BURST, now),
                 commands: Value::Array(Vec::new()),
+                descriptions: HashMap::new(),
                 file_seq: 0,
             }),
             spec,

@@ -36,6 +36,8 @@ const METHODS: &[&str] = &[
     "setMyCommands",
     "getMyCommands",
     "deleteMyCommands",
+    "setMyDescription",
+    "getMyDescription",
 ];
 
 const CHAT_ACTIONS: &[&str] = &[
@@ -183,6 +185,17 @@ async fn dispatch(inner: &Arc<Inner>, bot: &Arc<Bot>, method: &str, p: &Map<Stri
         "getWebhookInfo" => Ok(telegram_updates::webhook_info_ok(inner, bot)),
         "getUpdates" => telegram_updates::get_updates(inner, bot, p).await.map(ok),
         "setMyCommands" => set_commands(bot, p).map(ok),
+        "setMyDescription" => set_description(bot, p).map(ok),
+        "getMyDescription" => {
+            let lang = p.get("language_code").and_then(Value::as_str).unwrap_or("");
+            let description = bot
+                .lock()
+                .descriptions
+                .get(lang)
+                .cloned()
+                .unwrap_or_default();
+            Ok(ok(json!({ "description": description })))
+        }
         "getMyCommands" => Ok(ok(bot.lock().commands.clone())),
         "deleteMyCommands" => {
             bot.lock().commands = Value::Array(Vec::new());
@@ -659,6 +672,27 @@ fn set_commands(bot: &Bot, p: &Map<String, Value>) -> R {
         }
     }
     bot.lock().commands = Value::Array(commands);
+    Ok(Value::Bool(true))
+}
+
+/// `setMyDescription(description 0–512, language_code?)`: shown in an empty chat with the bot.
+fn set_description(bot: &Bot, p: &Map<String, Value>) -> R {
+    let description = p.get("description").and_then(Value::as_str).unwrap_or("");
+    if description.chars().count() > 512 {
+        return Err(TgErr::bad("description is too long"));
+    }
+    let lang = p.get("language_code").and_then(Value::as_str).unwrap_or("");
+    let two_letters = lang.len() == 2 && lang.bytes().all(|b| b.is_ascii_lowercase());
+    if !lang.is_empty() && !two_letters {
+        return Err(TgErr::bad("invalid language code"));
+    }
+    let mut st = bot.lock();
+    if description.is_empty() {
+        st.descriptions.remove(lang);
+    } else {
+        st.descriptions
+            .insert(lang.to_owned(), description.to_owned());
+    }
     Ok(Value::Bool(true))
 }
 

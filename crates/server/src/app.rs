@@ -114,6 +114,26 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/channels/{id}/attribute-keys",
             put(api::channels::set_attribute_keys),
         )
+        .route(
+            "/api/v1/channels/{id}/automations",
+            get(api::automations::get_all).put(api::automations::put_all),
+        )
+        .route(
+            "/api/v1/channels/{id}/flows",
+            get(api::automations::get_flows).put(api::automations::put_flows),
+        )
+        .route(
+            "/api/v1/channels/{id}/rules",
+            get(api::automations::get_rules).put(api::automations::put_rules),
+        )
+        .route(
+            "/api/v1/channels/{id}/faq",
+            get(api::automations::get_faq).put(api::automations::put_faq),
+        )
+        .route(
+            "/api/v1/conversations/{id}/status",
+            put(api::inbox::set_status),
+        )
         .route("/api/v1/contacts", get(api::inbox::contacts))
         .route("/api/v1/contacts/{id}", get(api::inbox::contact))
         .route(
@@ -235,8 +255,20 @@ impl Server {
             retry: RetryPolicy::default(),
             wake,
             pacer: Arc::default(),
+            public_url: config.public_url.as_deref().map(Arc::from),
         };
         let mut background = dispatcher.start(config.reply_workers).await;
+        background.spawn(
+            crate::automation::AutomationWorker {
+                store: store.clone(),
+                registry: registry.clone(),
+                composer: state.composer(),
+                node_id: node_id.clone().into(),
+                wake: state.wake.clone(),
+                http: switchboard_channels::http_client(),
+            }
+            .run(),
+        );
         background.spawn(
             crate::profiles::ProfileFetcher {
                 store: store.clone(),
@@ -248,7 +280,7 @@ impl Server {
         for record in store.list_channels().await? {
             if matches!(&record.settings, ChannelSettings::Telegram(t) if t.receive == TelegramReceiveMode::Polling)
             {
-                let live = registry.insert(record);
+                let live = registry.reload(record.id).await?;
                 state.channel_added(&live).await;
             }
         }

@@ -6,6 +6,8 @@
 //! lint (errors block, warnings come back) → the channel's policy profile → split for the
 //! platform (a Telegram carousel becomes one message per card) → queue.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 use serde_json::json;
 use switchboard_domain::policy::{
@@ -58,6 +60,15 @@ pub struct FieldFinding {
 pub struct Queued {
     /// One id per message that will go out (several for a Telegram carousel).
     pub ids: Vec<MessageId>,
+    pub decision: PolicyDecision,
+    pub profile: String,
+    pub findings: Vec<FieldFinding>,
+}
+
+/// A composed message, ready to be written.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub items: Vec<OutgoingItem>,
     pub decision: PolicyDecision,
     pub profile: String,
     pub findings: Vec<FieldFinding>,
@@ -164,6 +175,37 @@ impl Composer {
         draft: Draft,
         now: Millis,
     ) -> Result<Queued, ComposeError> {
+        let prepared = self.prepare(conversation, draft, now).await?;
+        let ids = self.store.enqueue(&prepared.items).await?;
+        Ok(Queued {
+            ids,
+            decision: prepared.decision,
+            profile: prepared.profile,
+            findings: prepared.findings,
+        })
+    }
+
+    /// Everything but the queueing: the rows to write, for callers that write them in their own
+    /// transaction (automations).
+    pub async fn prepare(
+        &self,
+        conversation: ConversationId,
+        draft: Draft,
+        now: Millis,
+    ) -> Result<Prepared, ComposeError> {
+        self.prepare_with(conversation, draft, now, &BTreeMap::new())
+            .await
+    }
+
+    /// [`Composer::prepare`], personalising with `pending_attributes` over the stored ones
+    /// (attributes captured by the same decision, not yet written).
+    pub async fn prepare_with(
+        &self,
+        conversation: ConversationId,
+        draft: Draft,
+        now: Millis,
+        pending_attributes: &BTreeMap<String, String>,
+    ) -> Result<Prepared, ComposeError> {
         let ctx = self
             .store
             .send_context(conversation, now.plus_millis(-BULK_HISTORY_MS))
@@ -175,7 +217,13 @@ impl Composer {
             first_name: ctx.contact.first_name.clone(),
             last_name: ctx.contact.last_name.clone(),
             channel_name: channel.record.name.clone(),
-            attributes: ctx.contact.attributes.clone(),
+            attributes: ctx
+                .contact
+                .attributes
+                .iter()
+                .chain(pending_attributes)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
         };
         let variables = Variables::with_attributes(
             channel
@@ -233,9 +281,8 @@ impl Composer {
                 },
             })
             .collect();
-        let ids = self.store.enqueue(&items).await?;
-        Ok(Queued {
-            ids,
+        Ok(Prepared {
+            items,
             decision,
             profile,
             findings,

@@ -4,28 +4,45 @@
 //!
 //! Within one claimed batch, messages to the same person are sent one after another in the order
 //! they were queued; different people are sent to concurrently.
+//!
+//! Life of one send: claim (the row is `sending`, leased) → a pacing slot → the "call started"
+//! mark, committed → the platform call → its result, committed. The mark is what makes crash
+//! recovery exact (see `Store::recover_outbox`): a claimed row without it was provably never
+//! handed to the platform and goes back to the queue; a row with it may have been sent and
+//! becomes `unknown`, never re-sent. Marks are group-committed (one statement for every send
+//! whose slot opened at the same moment), results are recorded together when the batch is done
+//! (or earlier, see [`RECORD_LINGER`]); never one statement per message. A send holds its permit
+//! from its mark until its result is committed, so a crash can leave at most
+//! [`CONCURRENT_SENDS`] `unknown` rows per worker.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use switchboard_channels::messenger::{METADATA_PREFIX, MessagingType};
-use switchboard_domain::{
-    ExternalUserId, Millis, Psid, SendError, SendErrorClass, SendReceipt, TelegramChatId,
+use switchboard_domain::{ChannelId, MessageId, Millis, SendError, SendErrorClass};
+use switchboard_storage::{
+    ChannelAlert, DispatchResult, Lane, OutboxJob, RetryPolicy, Store, StoreError,
 };
-use switchboard_storage::{DispatchResult, Lane, OutboxJob, RetryPolicy, Store, StoreError};
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::task::JoinSet;
 
+use crate::delivery::deliver;
 use crate::pacing::{Pace, Pacer};
-use crate::registry::{ChannelRegistry, PlatformClient};
+use crate::registry::ChannelRegistry;
 
 /// How many rows one worker claims at a time.
 const CLAIM_BATCH: i64 = 256;
-/// Sends in flight per worker.
-const CONCURRENT_SENDS: usize = 128;
+/// Sends in flight per worker. A send is in flight from its "call started" mark until its result
+/// is committed: only those rows can become `unknown` if the process dies.
+pub const CONCURRENT_SENDS: usize = 128;
 /// Workers for campaigns and feeds (replies have their own, see `ServerConfig::reply_workers`).
-const BULK_WORKERS: usize = 2;
+pub const BULK_WORKERS: usize = 2;
+/// The most bulk messages one node's crash can leave `unknown`: every bulk send that may have
+/// reached the platform without its result being committed.
+pub const BULK_IN_FLIGHT_WINDOW: usize = CONCURRENT_SENDS * BULK_WORKERS;
+/// When the "call started" mark could not be written (database away), the message goes back to
+/// the queue for this long, unsent and without spending an attempt.
+const MARK_FAILED_DELAY_MS: i64 = 1_000;
 /// How often an idle worker looks for due retries and other nodes' work.
 const IDLE_POLL: Duration = Duration::from_millis(250);
 const RECOVERY_INTERVAL: Duration = Duration::from_secs(5);
@@ -45,6 +62,8 @@ pub struct Dispatcher {
     pub retry: RetryPolicy,
     pub wake: Arc<Notify>,
     pub pacer: Arc<Pacer>,
+    /// This server's public URL, for media a platform only fetches by URL.
+    pub public_url: Option<Arc<str>>,
 }
 
 impl Dispatcher {
@@ -100,10 +119,7 @@ impl Dispatcher {
                 .claim_outbox(&self.node_id, lane, now, lease_until, CLAIM_BATCH, &busy)
                 .await
             {
-                Ok(jobs) if !jobs.is_empty() => {
-                    let results = self.send_all(jobs).await;
-                    self.record(results).await;
-                }
+                Ok(jobs) if !jobs.is_empty() => self.send_all(jobs).await,
                 Ok(_) => {
                     let _ = tokio::time::timeout(IDLE_POLL, woken).await;
                 }
@@ -116,7 +132,8 @@ impl Dispatcher {
     }
 
     /// Results are recorded in one transaction; if the database is briefly away we try a few
-    /// times, then leave the rows to lease recovery.
+    /// times, then leave the rows to lease recovery (which makes rows whose call had started
+    /// `unknown`, and re-queues the others).
     ///
     /// A batch refused for another reason (one row breaking a constraint) is recorded row by row,
     /// so one bad row cannot leave the rest `sending` until their leases expire — after which
@@ -146,7 +163,8 @@ impl Dispatcher {
         }
     }
 
-    async fn send_all(&self, jobs: Vec<OutboxJob>) -> Vec<DispatchResult> {
+    /// Sends a claimed batch and records every result before returning.
+    async fn send_all(&self, jobs: Vec<OutboxJob>) {
         let mut per_person: BTreeMap<(i64, i64), Vec<OutboxJob>> = BTreeMap::new();
         for job in jobs {
             per_person
@@ -155,36 +173,53 @@ impl Dispatcher {
                 .push(job);
         }
         let limit = Arc::new(Semaphore::new(CONCURRENT_SENDS));
+        let marks = CallMarks::start(self.store.clone(), self.node_id.clone());
+        let (results, recorder) = Results::start(self.clone(), limit.clone());
         let mut sends = JoinSet::new();
         for (_, queue) in per_person {
             let this = self.clone();
             let limit = limit.clone();
+            let (marks, results) = (marks.clone(), results.clone());
             sends.spawn(async move {
-                let mut results = Vec::with_capacity(queue.len());
                 for job in queue {
-                    let Ok(_permit) = limit.acquire().await else {
+                    let Ok(permit) = limit.clone().acquire_owned().await else {
                         break;
                     };
-                    results.push(this.send_one(job).await);
+                    match this.send_one(job, &marks).await {
+                        // The permit stays with the result until it is committed: a row whose
+                        // call started counts against CONCURRENT_SENDS until then.
+                        Some(Sent {
+                            result,
+                            called: true,
+                        }) => results.push(result, Some(permit)),
+                        Some(Sent { result, .. }) => {
+                            drop(permit);
+                            results.push(result, None);
+                        }
+                        None => {}
+                    }
                 }
-                results
             });
         }
-        let mut all = Vec::new();
-        while let Some(done) = sends.join_next().await {
-            if let Ok(results) = done {
-                all.extend(results);
-            }
-        }
-        all
+        while sends.join_next().await.is_some() {}
+        drop((results, marks));
+        let _ = recorder.await;
     }
 
-    async fn send_one(&self, job: OutboxJob) -> DispatchResult {
+    /// Sends one claimed message and says what to record; `None` when the row is no longer ours
+    /// to send or record (its lease ran out before the call).
+    async fn send_one(&self, job: OutboxJob, marks: &CallMarks) -> Option<Sent> {
+        let not_called = |result| {
+            Some(Sent {
+                result,
+                called: false,
+            })
+        };
         let channel = match self.registry.get(job.channel_id).await {
             Ok(channel) => channel,
             Err(e) => {
                 let err = SendError::transport(format!("channel unavailable: {e}"), true);
-                return self.on_failure(job, err, Millis::now());
+                return not_called(self.on_failure(job, err, Millis::now()));
             }
         };
         let limits = channel.record.settings.rate_limits();
@@ -199,23 +234,46 @@ impl Dispatcher {
                     tokio::time::sleep_until(t.into()).await
                 }
                 Pace::NotBefore(t) => {
-                    return DispatchResult::Deferred {
+                    return not_called(DispatchResult::Deferred {
                         message_id: job.message_id,
                         run_at: millis_at(t),
-                    };
+                    });
                 }
             }
         }
-        let outcome = deliver(&channel.client, &job).await;
-        let now = Millis::now();
-        match outcome {
-            Ok(receipt) => DispatchResult::Sent {
-                message_id: job.message_id,
-                platform_message_id: receipt.platform_message_id,
-                at: now,
-            },
-            Err(err) => self.on_failure(job, err, now),
+        // The call may only start once the database knows it may have happened.
+        match marks.mark(job.message_id).await {
+            Marked::Started => {}
+            Marked::NotOurs => {
+                tracing::warn!(message = %job.message_id, "lease lost before the platform call; not sent, left to recovery");
+                return None;
+            }
+            Marked::Failed => {
+                return not_called(DispatchResult::Deferred {
+                    message_id: job.message_id,
+                    run_at: Millis::now().plus_millis(MARK_FAILED_DELAY_MS),
+                });
+            }
         }
+        let outcome = deliver(&self.store, self.public_url.as_deref(), &channel, &job).await;
+        let now = Millis::now();
+        let result = match outcome {
+            Ok(delivered) => {
+                if channel.record.alert.is_some() {
+                    self.clear_alert(job.channel_id);
+                }
+                DispatchResult::Sent {
+                    message_id: job.message_id,
+                    platform_message_id: delivered.platform_message_id,
+                    at: now,
+                }
+            }
+            Err(err) => self.on_failure(job, err, now),
+        };
+        Some(Sent {
+            result,
+            called: true,
+        })
     }
 
     fn on_failure(&self, job: OutboxJob, err: SendError, now: Millis) -> DispatchResult {
@@ -240,6 +298,7 @@ impl Dispatcher {
                 let until = Instant::now() + AUTH_BROKEN_PAUSE;
                 self.pacer.pause(job.channel_id, until);
                 tracing::error!(channel = %job.channel_id, code = ?err.code, "channel credentials rejected by the platform: sending paused; fix the token");
+                self.raise_alert(job.channel_id, &err, now);
                 return DispatchResult::Deferred {
                     message_id: job.message_id,
                     run_at: millis_at(until),
@@ -247,12 +306,23 @@ impl Dispatcher {
             }
             _ => {}
         }
-        // A bulk message whose fate is unknown is never re-sent: a duplicate broadcast is worse
-        // than a missing one. A reply is retried: a missing answer is worse than a duplicate.
-        let ambiguous = err.class == SendErrorClass::Transient && !err.not_delivered_to_platform;
-        let retry = err.class.is_retryable()
-            && job.attempts < self.retry.max_attempts
-            && !(ambiguous && job.lane == Lane::Bulk);
+        // The request went out and its answer was lost: the message may have arrived. It is
+        // never re-sent, on either lane — a message is retried only when the platform provably
+        // did not take it.
+        // A classified platform error (Graph `code`, Telegram `error_code`) is a definite "not
+        // sent"; only a lost answer (transport failure after the request left, an unreadable 5xx)
+        // is ambiguous.
+        let ambiguous = err.class == SendErrorClass::Transient
+            && !err.not_delivered_to_platform
+            && err.code.is_none();
+        if ambiguous {
+            tracing::info!(message = %job.message_id, lane = job.lane.as_str(), "send outcome unknown; not re-sent");
+            return DispatchResult::Unknown {
+                message_id: job.message_id,
+                detail: err.to_string(),
+            };
+        }
+        let retry = err.class.is_retryable() && job.attempts < self.retry.max_attempts;
         if retry {
             let delay = self.retry.delay_ms(job.attempts, err.retry_after_secs);
             tracing::debug!(message = %job.message_id, class = err.class.as_str(), delay, "send will be retried");
@@ -273,55 +343,183 @@ impl Dispatcher {
     }
 }
 
-/// Hands one message to its platform.
-async fn deliver(client: &PlatformClient, job: &OutboxJob) -> Result<SendReceipt, SendError> {
-    let Some(text) = job.content.text.as_deref() else {
-        return Err(permanent(
-            SendErrorClass::BadRequest,
-            "only text messages can be sent yet",
-        ));
-    };
-    match client {
-        PlatformClient::Messenger(m) => {
-            let psid = Psid::parse(job.recipient.as_str())
-                .map_err(|e| permanent(SendErrorClass::InvalidRecipient, &e.to_string()))?;
-            let messaging_type = messaging_type(job.messaging_type.as_deref());
-            let metadata = format!("{METADATA_PREFIX}{}", job.message_id);
-            m.send_text(&psid, text, &messaging_type, Some(&metadata))
-                .await
-        }
-        PlatformClient::Telegram(t) => {
-            let chat = chat_id(&job.recipient)?;
-            t.send_text(chat, text).await
-        }
+impl Dispatcher {
+    /// A visible channel alert: the platform rejected the credentials (Graph 190, Telegram 401).
+    fn raise_alert(&self, channel: ChannelId, err: &SendError, now: Millis) {
+        let alert = ChannelAlert {
+            kind: "credentials_rejected".into(),
+            message: format!(
+                "the platform rejected this channel's credentials; sending is paused until they are fixed ({})",
+                err.code
+                    .map_or_else(|| "no code".to_owned(), |c| format!("code {c}"))
+            ),
+            code: err.code,
+            since: now,
+        };
+        let (store, registry) = (self.store.clone(), self.registry.clone());
+        tokio::spawn(async move {
+            let raised = store.set_channel_alert(channel, Some(&alert)).await;
+            if let Err(e) = raised {
+                tracing::warn!(error = %e, "could not raise the channel alert");
+            }
+            let _ = registry.reload(channel).await;
+        });
+    }
+
+    /// Sending works again: the alert goes.
+    fn clear_alert(&self, channel: ChannelId) {
+        let (store, registry) = (self.store.clone(), self.registry.clone());
+        tokio::spawn(async move {
+            if store.set_channel_alert(channel, None).await.is_ok() {
+                let _ = registry.reload(channel).await;
+            }
+        });
     }
 }
 
-/// `RESPONSE`, `UPDATE` or `MESSAGE_TAG:<TAG>` as stored on the outbox row.
-fn messaging_type(stored: Option<&str>) -> MessagingType {
-    match stored {
-        Some("UPDATE") => MessagingType::Update,
-        Some(other) if other.starts_with("MESSAGE_TAG:") => {
-            MessagingType::MessageTag(other.trim_start_matches("MESSAGE_TAG:").to_owned())
+/// What became of a "call started" mark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Marked {
+    /// Committed: the call may be made.
+    Started,
+    /// The row is no longer this node's claim (lease expired): do not send, do not record.
+    NotOurs,
+    /// The database did not take the mark: do not send.
+    Failed,
+}
+
+/// Group commit of "call started" marks for one claimed batch: every send whose slot opened while
+/// the previous mark was being written is marked by the next single statement.
+#[derive(Clone)]
+struct CallMarks(mpsc::UnboundedSender<(MessageId, oneshot::Sender<Marked>)>);
+
+impl CallMarks {
+    /// The writer task ends when the last handle is dropped.
+    fn start(store: Store, worker: Arc<str>) -> CallMarks {
+        let (tx, mut rx) = mpsc::unbounded_channel::<(MessageId, oneshot::Sender<Marked>)>();
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let group = gather(&mut rx, first).await;
+                let ids: Vec<MessageId> = group.iter().map(|(id, _)| *id).collect();
+                match store.mark_calls_started(&worker, &ids, Millis::now()).await {
+                    Ok(marked) => {
+                        let marked: HashSet<MessageId> = marked.into_iter().collect();
+                        for (id, reply) in group {
+                            let answer = if marked.contains(&id) {
+                                Marked::Started
+                            } else {
+                                Marked::NotOurs
+                            };
+                            let _ = reply.send(answer);
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, rows = ids.len(), "marking sends as started failed; they are not sent");
+                        for (_, reply) in group {
+                            let _ = reply.send(Marked::Failed);
+                        }
+                    }
+                }
+            }
+        });
+        CallMarks(tx)
+    }
+
+    async fn mark(&self, id: MessageId) -> Marked {
+        let (tx, rx) = oneshot::channel();
+        if self.0.send((id, tx)).is_err() {
+            return Marked::Failed;
         }
-        _ => MessagingType::Response,
+        rx.await.unwrap_or(Marked::Failed)
     }
 }
 
-fn chat_id(recipient: &ExternalUserId) -> Result<TelegramChatId, SendError> {
-    TelegramChatId::try_from(recipient)
-        .map_err(|_| permanent(SendErrorClass::InvalidRecipient, "not a Telegram chat id"))
+/// What to record for one claimed message, and whether its platform call was made.
+struct Sent {
+    result: DispatchResult,
+    called: bool,
 }
 
-fn permanent(class: SendErrorClass, detail: &str) -> SendError {
-    SendError {
-        class,
-        code: None,
-        subcode: None,
-        retry_after_secs: None,
-        detail: detail.to_owned(),
-        not_delivered_to_platform: true,
+/// Results of one claimed batch, recorded in as few statements as possible: all at once when the
+/// batch is done (usually one statement, as before the "call started" marks), earlier only when
+/// results have waited [`RECORD_LINGER`] or when permits are short and many are held by results
+/// waiting to be recorded.
+#[derive(Clone)]
+struct Results(mpsc::UnboundedSender<(DispatchResult, Option<OwnedSemaphorePermit>)>);
+
+/// The longest a result waits for the rest of its batch before it is recorded on its own (a slow
+/// call must not keep finished sends looking in flight, and so `unknown` after a crash).
+const RECORD_LINGER: Duration = Duration::from_millis(50);
+/// When every permit is taken, results are recorded as soon as this many hold one.
+const RECORD_WHEN_SHORT: usize = CONCURRENT_SENDS / 4;
+
+impl Results {
+    /// The recorder task ends, having recorded everything, when the last handle is dropped.
+    fn start(
+        dispatcher: Dispatcher,
+        limit: Arc<Semaphore>,
+    ) -> (Results, tokio::task::JoinHandle<()>) {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let task = tokio::spawn(async move {
+            let mut pending: Vec<(DispatchResult, Option<OwnedSemaphorePermit>)> = Vec::new();
+            let mut deadline = None;
+            loop {
+                let next = match deadline {
+                    Some(at) => tokio::select! {
+                        next = rx.recv() => Some(next),
+                        () = tokio::time::sleep_until(at) => None,
+                    },
+                    None => Some(rx.recv().await),
+                };
+                let flush = match next {
+                    Some(Some(item)) => {
+                        deadline.get_or_insert_with(|| tokio::time::Instant::now() + RECORD_LINGER);
+                        pending.push(item);
+                        limit.available_permits() == 0 && pending.len() >= RECORD_WHEN_SHORT
+                    }
+                    Some(None) => {
+                        if !pending.is_empty() {
+                            record_pending(&dispatcher, &mut pending).await;
+                        }
+                        break;
+                    }
+                    None => true,
+                };
+                if flush {
+                    record_pending(&dispatcher, &mut pending).await;
+                    deadline = None;
+                }
+            }
+        });
+        (Results(tx), task)
     }
+
+    fn push(&self, result: DispatchResult, permit: Option<OwnedSemaphorePermit>) {
+        // The recorder outlives every handle, so this cannot fail; if it did, lease recovery
+        // would deal with the row.
+        let _ = self.0.send((result, permit));
+    }
+}
+
+/// Records the results, then releases their permits.
+async fn record_pending(
+    dispatcher: &Dispatcher,
+    pending: &mut Vec<(DispatchResult, Option<OwnedSemaphorePermit>)>,
+) {
+    let (results, permits): (Vec<_>, Vec<_>) = pending.drain(..).unzip();
+    dispatcher.record(results).await;
+    drop(permits);
+}
+
+/// `first` and everything else already waiting, after letting the sends that are ready at this
+/// moment (their slots opened together) add theirs.
+async fn gather<T>(rx: &mut mpsc::UnboundedReceiver<T>, first: T) -> Vec<T> {
+    let mut group = vec![first];
+    tokio::task::yield_now().await;
+    while let Ok(next) = rx.try_recv() {
+        group.push(next);
+    }
+    group
 }
 
 /// Wall-clock milliseconds for a monotonic instant (for `run_at` columns).

@@ -13,6 +13,7 @@ pub mod auth;
 pub mod automation;
 pub mod compose;
 pub mod config;
+pub mod delivery;
 pub mod dispatcher;
 pub mod error;
 pub mod ingest;

@@ -11,12 +11,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use switchboard_domain::{Millis, Psid, SendErrorClass};
+use switchboard_channels::messenger::MessengerClient;
+use switchboard_domain::{ContactId, Millis, Psid, SendErrorClass};
 use switchboard_storage::{PendingProfile, ProfileFacts, Store};
 use tokio::sync::Notify;
 
 use crate::registry::{ChannelRegistry, PlatformClient};
 
+/// Contacts younger than this are left to the automation worker's inline fetch.
+const NEW_CONTACT_GRACE_MS: i64 = 5_000;
 /// Contacts asked about per round.
 const BATCH: i64 = 50;
 /// How often to look when nothing woke us.
@@ -37,7 +40,10 @@ impl ProfileFetcher {
             let woken = self.wake.notified();
             tokio::pin!(woken);
             woken.as_mut().enable();
-            let pause = match self.store.pending_profiles(BATCH).await {
+            // Brand-new people are asked about by the automation worker, before their first
+            // answer; this catches everyone else (and anyone that fetch missed).
+            let settled = Millis::now().plus_millis(-NEW_CONTACT_GRACE_MS);
+            let pause = match self.store.pending_profiles(BATCH, settled).await {
                 Ok(pending) if pending.is_empty() => POLL,
                 Ok(pending) => {
                     if self.fetch_all(pending).await {
@@ -75,43 +81,57 @@ impl ProfileFetcher {
         let PlatformClient::Messenger(client) = &channel.client else {
             return true;
         };
-        let facts = match Psid::parse(&contact.external_id) {
-            // Not a PSID (e.g. a user_ref): there is no profile to ask for.
-            Err(_) => ProfileFacts::default(),
-            Ok(psid) => match client.user_profile(&psid).await {
-                Ok(p) => ProfileFacts {
-                    first_name: p.first_name,
-                    last_name: p.last_name,
-                    locale: p.locale,
-                },
-                Err(e)
-                    if matches!(
-                        e.class,
-                        SendErrorClass::BadRequest
-                            | SendErrorClass::InvalidRecipient
-                            | SendErrorClass::RecipientUnavailable
-                    ) =>
-                {
-                    // Refused for this person for good: record that we asked.
-                    tracing::debug!(contact = %contact.contact_id, class = e.class.as_str(), "no profile available");
-                    ProfileFacts::default()
-                }
-                Err(e) => {
-                    tracing::debug!(contact = %contact.contact_id, class = e.class.as_str(), "profile fetch will be retried");
-                    return false;
-                }
+        fetch_profile(
+            &self.store,
+            client,
+            contact.contact_id,
+            &contact.external_id,
+        )
+        .await
+    }
+}
+
+/// Asks Graph for one person's profile and stores the answer. Returns false when it should be
+/// asked again later. Also used by the automation worker, so a new person's welcome can greet
+/// them by name and in their language.
+pub async fn fetch_profile(
+    store: &Store,
+    client: &MessengerClient,
+    contact: ContactId,
+    external_id: &str,
+) -> bool {
+    let facts = match Psid::parse(external_id) {
+        // Not a PSID (e.g. a user_ref): there is no profile to ask for.
+        Err(_) => ProfileFacts::default(),
+        Ok(psid) => match client.user_profile(&psid).await {
+            Ok(p) => ProfileFacts {
+                first_name: p.first_name,
+                last_name: p.last_name,
+                locale: p.locale,
             },
-        };
-        match self
-            .store
-            .record_profile(contact.contact_id, &facts, Millis::now())
-            .await
-        {
-            Ok(()) => true,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not store a profile");
-                false
+            Err(e)
+                if matches!(
+                    e.class,
+                    SendErrorClass::BadRequest
+                        | SendErrorClass::InvalidRecipient
+                        | SendErrorClass::RecipientUnavailable
+                ) =>
+            {
+                // Refused for this person for good: record that we asked.
+                tracing::debug!(%contact, class = e.class.as_str(), "no profile available");
+                ProfileFacts::default()
             }
+            Err(e) => {
+                tracing::debug!(%contact, class = e.class.as_str(), "profile fetch will be retried");
+                return false;
+            }
+        },
+    };
+    match store.record_profile(contact, &facts, Millis::now()).await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not store a profile");
+            false
         }
     }
 }

@@ -8,10 +8,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use switchboard_automation::config::ChannelAutomations;
 use switchboard_channels::messenger::MessengerClient;
 use switchboard_channels::telegram::TelegramClient;
 use switchboard_domain::{ChannelId, ChannelSettings};
-use switchboard_storage::{ChannelRecord, Store, StoreError};
+use switchboard_storage::{ChannelRecord, Store, StoreError, StoredAutomations};
+
+use crate::automation::legacy_automations;
 
 /// How long a cached channel is trusted before it is re-read (changes made on other nodes).
 const MAX_AGE: Duration = Duration::from_secs(10);
@@ -20,6 +23,10 @@ const MAX_AGE: Duration = Duration::from_secs(10);
 pub struct LiveChannel {
     pub record: ChannelRecord,
     pub client: PlatformClient,
+    /// Its automations (the saved document, or what the channel's `default_reply` implies).
+    pub automations: Arc<ChannelAutomations>,
+    /// Signs outgoing automation webhooks; `None` until automations are saved.
+    pub automation_secret: Option<String>,
     loaded_at: Instant,
 }
 
@@ -66,11 +73,33 @@ impl ChannelRegistry {
     /// Re-reads a channel after it changed.
     pub async fn reload(&self, id: ChannelId) -> Result<Arc<LiveChannel>, StoreError> {
         let record = self.store.get_channel(id).await?;
-        Ok(self.insert(record))
+        let stored = self.store.get_automations(id).await?;
+        Ok(self.insert_with(record, stored))
     }
 
     /// Makes a freshly stored channel live.
     pub fn insert(&self, record: ChannelRecord) -> Arc<LiveChannel> {
+        self.insert_with(record, None)
+    }
+
+    fn insert_with(
+        &self,
+        record: ChannelRecord,
+        stored: Option<StoredAutomations>,
+    ) -> Arc<LiveChannel> {
+        let (automations, automation_secret) = match stored {
+            Some(s) => match serde_json::from_str::<ChannelAutomations>(&s.config) {
+                Ok(config) => (config, Some(s.secret)),
+                Err(e) => {
+                    tracing::error!(channel = %record.id, error = %e, "stored automations unreadable; automations off");
+                    (ChannelAutomations::default(), Some(s.secret))
+                }
+            },
+            None => (
+                legacy_automations(record.default_reply.as_deref(), record.kind),
+                None,
+            ),
+        };
         let client = match &record.settings {
             ChannelSettings::Messenger(m) => PlatformClient::Messenger(MessengerClient::new(
                 self.http.clone(),
@@ -86,6 +115,8 @@ impl ChannelRegistry {
         let live = Arc::new(LiveChannel {
             record,
             client,
+            automations: Arc::new(automations),
+            automation_secret,
             loaded_at: Instant::now(),
         });
         self.live

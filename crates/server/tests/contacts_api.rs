@@ -60,10 +60,7 @@ async fn an_unsubscribed_person_gets_answers_but_no_marketing(db: TestDatabase) 
         .await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["error"]["code"], "policy_denied", "{body}");
-    assert_eq!(
-        body["error"]["rule"], "recipient_unsubscribed",
-        "{body}"
-    );
+    assert_eq!(body["error"]["rule"], "recipient_unsubscribed", "{body}");
 
     // An answer to their own question still goes out.
     let (status, body) = app

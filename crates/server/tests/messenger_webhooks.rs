@@ -11,10 +11,18 @@ use switchboard_storage::testing::TestDatabase;
 const PAGE: &str = "1000000001";
 const ANN: &str = "24000000000000001";
 
+/// Platform timestamps are real: automatic answers go out only inside the 24-hour window.
+fn now_ms() -> i64 {
+    switchboard_domain::Millis::now().0
+}
+
 fn one_message(mid: &str, psid: &str, text: &str) -> Vec<u8> {
-    serde_json::to_vec(&json!({"object": "page", "entry": [{"id": PAGE, "time": 1_700_000_000_000_i64, "messaging": [{
-        "sender": {"id": psid}, "recipient": {"id": PAGE}, "timestamp": 1_700_000_000_000_i64,
-        "message": {"mid": mid, "text": text}}]}]}))
+    let t = now_ms();
+    serde_json::to_vec(
+        &json!({"object": "page", "entry": [{"id": PAGE, "time": t, "messaging": [{
+        "sender": {"id": psid}, "recipient": {"id": PAGE}, "timestamp": t,
+        "message": {"mid": mid, "text": text}}]}]}),
+    )
     .unwrap()
 }
 
@@ -174,10 +182,11 @@ async fn every_event_of_a_batched_delivery_is_stored(db: TestDatabase) {
         json!({"sender": {"id": psid}, "recipient": {"id": PAGE}, "timestamp": t,
                                                       "message": {"mid": mid, "text": format!("hello {mid}")}})
     };
+    let t = now_ms();
     let body = json!({"object": "page", "entry": [
-        {"id": PAGE, "time": 1, "messaging": [item("101", "m_a", 1), item("102", "m_b", 2)]},
-        {"id": PAGE, "time": 2, "messaging": [item("103", "m_c", 3),
-            {"sender": {"id": "101"}, "recipient": {"id": PAGE}, "timestamp": 4,
+        {"id": PAGE, "time": t, "messaging": [item("101", "m_a", t), item("102", "m_b", t + 1)]},
+        {"id": PAGE, "time": t + 2, "messaging": [item("103", "m_c", t + 2),
+            {"sender": {"id": "101"}, "recipient": {"id": PAGE}, "timestamp": t + 3,
              "postback": {"mid": "m_pb", "title": "Get Started", "payload": "GET_STARTED"}}]}
     ]});
     let r = app

@@ -103,15 +103,21 @@ impl Store {
             .ok_or(StoreError::NotFound)
     }
 
-    /// Messenger contacts whose profile was never asked for, oldest first.
-    pub async fn pending_profiles(&self, limit: i64) -> Result<Vec<PendingProfile>> {
+    /// Messenger contacts created before `created_before` whose profile was never asked for,
+    /// oldest first.
+    pub async fn pending_profiles(
+        &self,
+        limit: i64,
+        created_before: Millis,
+    ) -> Result<Vec<PendingProfile>> {
         let rows = sqlx::query(
             "SELECT c.id, c.channel_id, c.external_id FROM contacts c
              JOIN channels ch ON ch.id = c.channel_id
-             WHERE c.profile_fetched_at IS NULL AND ch.kind = 'messenger'
+             WHERE c.profile_fetched_at IS NULL AND ch.kind = 'messenger' AND c.created_at < $2
              ORDER BY c.id LIMIT $1",
         )
         .bind(limit)
+        .bind(created_before.0)
         .fetch_all(&self.read)
         .await?;
         rows.iter()

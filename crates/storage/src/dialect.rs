@@ -130,10 +130,20 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "message_ids_per_contact",
         include_str!("../migrations/0002_message_ids_per_contact.sql"),
     ),
+    (
+        3,
+        "call_started",
+        include_str!("../migrations/0003_call_started.sql"),
+    ),
     (4, "media", include_str!("../migrations/0004_media.sql")),
     (
         5,
         "contact_facts_and_alerts",
         include_str!("../migrations/0005_contact_facts_and_alerts.sql"),
+    ),
+    (
+        6,
+        "automations",
+        include_str!("../migrations/0006_automations.sql"),
     ),
 ];

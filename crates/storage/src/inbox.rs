@@ -42,7 +42,11 @@ pub struct ConversationRow {
     pub id: ConversationId,
     pub channel_id: ChannelId,
     pub contact_id: ContactId,
+    /// `open`, `waiting` (for a human, since `waiting_since`) or `resolved`.
     pub status: String,
+    pub waiting_since: Option<Millis>,
+    /// The team member the conversation is assigned to.
+    pub assignee: Option<String>,
     pub last_message_at: Option<Millis>,
     pub created_at: Millis,
 }
@@ -89,6 +93,8 @@ fn conversation_from_row(row: &AnyRow) -> Result<ConversationRow> {
         channel_id: ChannelId(get(row, "channel_id")?),
         contact_id: ContactId(get(row, "contact_id")?),
         status: get(row, "status")?,
+        waiting_since: get::<Option<i64>>(row, "waiting_since")?.map(Millis),
+        assignee: get(row, "assignee")?,
         last_message_at: get::<Option<i64>>(row, "last_message_at")?.map(Millis),
         created_at: Millis(get(row, "created_at")?),
     })
@@ -156,7 +162,7 @@ impl Store {
     /// Conversations of a channel, most recently active first.
     pub async fn list_conversations(&self, channel: ChannelId) -> Result<Vec<ConversationRow>> {
         let rows = sqlx::query(
-            "SELECT id, channel_id, contact_id, status, last_message_at, created_at FROM conversations
+            "SELECT id, channel_id, contact_id, status, waiting_since, assignee, last_message_at, created_at FROM conversations
              WHERE channel_id = $1 ORDER BY last_message_at DESC, id DESC",
         )
         .bind(channel.0)
@@ -167,7 +173,7 @@ impl Store {
 
     pub async fn get_conversation(&self, id: ConversationId) -> Result<ConversationRow> {
         let row = sqlx::query(
-            "SELECT id, channel_id, contact_id, status, last_message_at, created_at FROM conversations WHERE id = $1",
+            "SELECT id, channel_id, contact_id, status, waiting_since, assignee, last_message_at, created_at FROM conversations WHERE id = $1",
         )
         .bind(id.0)
         .fetch_one(&self.read)
@@ -256,5 +262,17 @@ impl Store {
                 .map(|r| get::<i64>(r, "at").map(Millis))
                 .collect::<Result<_>>()?,
         })
+    }
+}
+
+impl Store {
+    /// Messages still to be sent (queued or in flight), across all channels.
+    pub async fn count_unsent(&self) -> Result<i64> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM messages WHERE outbox_state = 'queued' OR outbox_state = 'sending'",
+        )
+        .fetch_one(&self.read)
+        .await?;
+        get(&row, "n")
     }
 }

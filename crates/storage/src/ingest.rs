@@ -224,11 +224,11 @@ async fn insert_events(
     let mut inserted: HashMap<(i64, String), i64> = HashMap::with_capacity(items.len());
     for chunk in items.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
-            "INSERT INTO events (channel_id, dedupe_key, contact_id, kind, payload, standby, occurred_at, received_at)
+            "INSERT INTO events (channel_id, dedupe_key, contact_id, kind, payload, standby, occurred_at, received_at, automation)
              VALUES {}
              ON CONFLICT (channel_id, dedupe_key) DO NOTHING
              RETURNING id, channel_id, dedupe_key",
-            db.values_rows(chunk.len(), 8, 0)
+            db.values_rows(chunk.len(), 9, 0)
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for item in chunk {
@@ -242,7 +242,8 @@ async fn insert_events(
                 .bind(payload)
                 .bind(i64::from(env.standby))
                 .bind(env.occurred_at.0)
-                .bind(now.0);
+                .bind(now.0)
+                .bind(awaits_automation(env).then_some("pending"));
         }
         for row in q.fetch_all(&mut **tx).await? {
             inserted.insert(
@@ -256,6 +257,21 @@ async fn insert_events(
         .iter()
         .map(|item| inserted.remove(&(item.channel_id.0, item.envelope.dedupe_key.clone())))
         .collect())
+}
+
+/// Whether automations should react: something a person did, in a thread we own (in standby
+/// another app answers). Receipts, echoes and edits get no automatic answer.
+/// Thread-control changes are always wanted: they decide whether we may answer at all.
+fn awaits_automation(env: &InboundEnvelope) -> bool {
+    env.contact.is_some()
+        && match env.event {
+            InboundEvent::Message { .. }
+            | InboundEvent::Postback { .. }
+            | InboundEvent::Referral(_)
+            | InboundEvent::Optin { .. } => !env.standby,
+            InboundEvent::ThreadControl { .. } => true,
+            _ => false,
+        }
 }
 
 /// Whether a new event adds a message to its contact's thread.

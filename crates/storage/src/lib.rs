@@ -10,6 +10,7 @@
 //! deferred transaction that loses the race fails instead of waiting); reads use their own pool
 //! and run concurrently thanks to WAL. On PostgreSQL both pools are ordinary pools.
 
+mod automation;
 mod channels;
 mod contacts;
 pub mod dialect;
@@ -26,6 +27,9 @@ use std::time::Duration;
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Executor};
 
+pub use automation::{
+    Applied, AutomationChanges, AutomationJob, AutomationSubject, StoredAutomations,
+};
 pub use channels::{ChannelRecord, NewChannel};
 pub use contacts::{ChannelAlert, PendingProfile, ProfileFacts};
 pub use dialect::Backend;

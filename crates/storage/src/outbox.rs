@@ -1,9 +1,16 @@
 //! The durable outbox. It lives on the message row itself: an outgoing message is written with
 //! `outbox_state = 'queued'` before any request is made.
 //!
-//! Life of a row: `queued` → (claimed with a lease) `sending` → `done`, or back to `queued` with a
-//! later `run_at` for a retryable failure. A row still `sending` when its lease expires belonged
-//! to a process that died mid-send; see [`Store::recover_outbox`] for what happens to it.
+//! Life of a row: `queued` → (claimed with a lease) `sending` → (call started) → `done`, or back to
+//! `queued` with a later `run_at` for a retryable failure. A row still `sending` when its lease
+//! expires belonged to a process that died mid-send; see [`Store::recover_outbox`] for what happens
+//! to it.
+//!
+//! Between the claim and the platform call a row may wait (for a pacing slot, for a free send
+//! permit), so a claimed row has not necessarily been sent. The dispatcher therefore records, and
+//! waits for the commit of, `call_started_at` immediately before it makes the call
+//! ([`Store::mark_calls_started`]), one statement for a whole group of rows. A claimed row without
+//! that mark provably never reached the platform.
 
 use std::collections::HashMap;
 
@@ -53,6 +60,12 @@ pub enum DispatchResult {
     Retry {
         message_id: MessageId,
         run_at: Millis,
+        detail: String,
+    },
+    /// The platform call was made but its answer was lost (a timeout or dropped connection after
+    /// the request went out): the message may have arrived. Terminal, never re-sent.
+    Unknown {
+        message_id: MessageId,
         detail: String,
     },
     /// Terminal failure, recorded on the message.
@@ -136,7 +149,8 @@ impl Store {
         // round trip on the writer connection that webhook ingest is waiting for.
         let sql = format!(
             "UPDATE messages SET outbox_state = 'sending', status = 'sending', status_rank = 2,
-                    lease_until = $1, claimed_by = $2, attempts = attempts + 1, updated_at = $4
+                    lease_until = $1, claimed_by = $2, attempts = attempts + 1, updated_at = $4,
+                    call_started_at = NULL
              WHERE id IN (SELECT id FROM messages WHERE outbox_state = 'queued' AND lane = $3 AND run_at <= $4
                           {skip} ORDER BY run_at, id LIMIT $5 {})
              RETURNING id, channel_id, contact_id, recipient, content, lane, attempts, messaging_type",
@@ -155,6 +169,50 @@ impl Store {
         let mut jobs = rows.iter().map(job_from_row).collect::<Result<Vec<_>>>()?;
         jobs.sort_by_key(|j| j.message_id);
         Ok(jobs)
+    }
+
+    /// Marks claimed rows as "platform call about to be made", durably: when this returns `Ok`
+    /// the mark is committed, and only then may the caller make the calls — and only for the ids
+    /// returned. One statement per group of rows (per 400), never one per message.
+    ///
+    /// A row is marked only while it is still this `worker`'s claim and its lease has not expired
+    /// at `now`. Ids missing from the answer are no longer ours (the lease ran out and recovery
+    /// or another node took the row): the caller must neither send nor record them.
+    ///
+    /// If this fails, nothing may be sent: the rows may be handed back (`Deferred`), or left to
+    /// lease recovery, which re-queues them because they carry no mark.
+    pub async fn mark_calls_started(
+        &self,
+        worker: &str,
+        ids: &[MessageId],
+        now: Millis,
+    ) -> Result<Vec<MessageId>> {
+        let mut marked = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+            // Every parameter comes from `params`, in binding order (SQLite gets `?`).
+            let p = |offset, n| self.backend.params(offset, n);
+            let sql = format!(
+                "UPDATE messages SET call_started_at = {}
+                 WHERE outbox_state = 'sending' AND claimed_by = {} AND lease_until > {}
+                   AND id IN ({})
+                 RETURNING id",
+                p(0, 1),
+                p(1, 1),
+                p(2, 1),
+                p(3, chunk.len())
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(now.0)
+                .bind(worker)
+                .bind(now.0);
+            for id in chunk {
+                q = q.bind(id.0);
+            }
+            for row in q.fetch_all(&self.write).await? {
+                marked.push(MessageId(get(&row, "id")?));
+            }
+        }
+        Ok(marked)
     }
 
     /// Records a batch of send results in one transaction.
@@ -234,7 +292,8 @@ impl Store {
                 DispatchResult::Deferred { message_id, run_at } => {
                     sqlx::query(
                         "UPDATE messages SET outbox_state = 'queued', run_at = $1, lease_until = NULL, claimed_by = NULL,
-                                status = 'queued', status_rank = 1, attempts = attempts - 1, updated_at = $2
+                                status = 'queued', status_rank = 1, attempts = attempts - 1, updated_at = $2,
+                                call_started_at = NULL
                          WHERE id = $3",
                     )
                     .bind(run_at.0)
@@ -250,10 +309,25 @@ impl Store {
                 } => {
                     sqlx::query(
                         "UPDATE messages SET outbox_state = 'queued', run_at = $1, lease_until = NULL, claimed_by = NULL,
-                                status = 'queued', status_rank = 1, error_detail = $2, updated_at = $3
+                                status = 'queued', status_rank = 1, error_detail = $2, updated_at = $3,
+                                call_started_at = NULL
                          WHERE id = $4",
                     )
                     .bind(run_at.0)
+                    .bind(detail.as_str())
+                    .bind(now.0)
+                    .bind(message_id.0)
+                    .execute(&mut **tx)
+                    .await?;
+                }
+                DispatchResult::Unknown { message_id, detail } => {
+                    sqlx::query(
+                        "UPDATE messages SET status = $1, status_rank = $2, error_class = 'transient', error_detail = $3,
+                                updated_at = $4, outbox_state = 'done', lease_until = NULL
+                         WHERE id = $5",
+                    )
+                    .bind(MessageStatus::Unknown.as_str())
+                    .bind(status_rank(MessageStatus::Unknown))
                     .bind(detail.as_str())
                     .bind(now.0)
                     .bind(message_id.0)
@@ -299,34 +373,44 @@ impl Store {
     /// over, so there is no need to wait for the leases). Never pass a live node's id: its
     /// in-flight messages would be sent twice.
     ///
-    /// Replies go back to the queue: a missing answer to a customer is worse than the rare
-    /// duplicate when the crash fell between the platform accepting the message and our commit.
-    /// Bulk messages become `unknown` and are never re-sent: a duplicate marketing message is
-    /// worse than a missing one. Returns how many were recovered.
+    /// What happens depends on whether the platform call had started (see
+    /// [`Store::mark_calls_started`]), not on the lane:
+    /// - no `call_started_at`: the message provably never reached the platform, so it goes back
+    ///   to the queue, replies and bulk alike (its claim still counts as an attempt);
+    /// - `call_started_at` set: the platform may have accepted it. It becomes `unknown` and is
+    ///   never re-sent — for bulk because a duplicate broadcast is worse than a missing one, and
+    ///   for replies too: a reply is re-sent only when it provably was not sent, and an `unknown`
+    ///   reply is visible to the agents, who can answer again by hand.
+    ///
+    /// So `unknown` rows are bounded by the sends that were really in flight. Returns how many
+    /// rows were recovered.
     pub async fn recover_outbox(&self, restarted_node: Option<&str>, now: Millis) -> Result<u64> {
         // With no restarted node `$1` is '' and matches no claim (claims always carry an id).
         let worker = restarted_node.unwrap_or("");
         let mut tx = self.write.begin().await?;
-        let bulk = sqlx::query(
+        let started = sqlx::query(
             "UPDATE messages SET status = 'unknown', status_rank = -2, outbox_state = 'done', lease_until = NULL,
-                    updated_at = $2, error_detail = 'in flight when its sender stopped; not re-sent'
-             WHERE outbox_state = 'sending' AND lane = 'bulk' AND (claimed_by = $1 OR lease_until < $2)",
+                    updated_at = $2,
+                    error_detail = 'the platform call had started when its sender stopped; not re-sent'
+             WHERE outbox_state = 'sending' AND call_started_at IS NOT NULL
+               AND (claimed_by = $1 OR lease_until < $2)",
         )
         .bind(worker)
         .bind(now.0)
         .execute(&mut *tx)
         .await?;
-        let replies = sqlx::query(
+        let never_called = sqlx::query(
             "UPDATE messages SET status = 'queued', status_rank = 1, outbox_state = 'queued', run_at = $2,
                     lease_until = NULL, claimed_by = NULL, updated_at = $2
-             WHERE outbox_state = 'sending' AND lane = 'reply' AND (claimed_by = $1 OR lease_until < $2)",
+             WHERE outbox_state = 'sending' AND call_started_at IS NULL
+               AND (claimed_by = $1 OR lease_until < $2)",
         )
         .bind(worker)
         .bind(now.0)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(bulk.rows_affected() + replies.rows_affected())
+        Ok(started.rows_affected() + never_called.rows_affected())
     }
 
     /// Messages not yet finished with (queued or in flight): for health checks and tests.

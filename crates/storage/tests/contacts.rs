@@ -133,7 +133,10 @@ async fn profiles_are_fetched_once_and_keep_known_names(db: TestDatabase) {
     let channel = page(&store, "100").await;
     person_writes(&store, channel, "2001").await;
     person_writes(&store, channel, "2002").await;
-    let pending = store.pending_profiles(10).await.unwrap();
+    let pending = store
+        .pending_profiles(10, Millis::now().plus_millis(1))
+        .await
+        .unwrap();
     assert_eq!(pending.len(), 2);
     assert_eq!(pending[0].external_id, "2001");
     let now = Millis(1_800_000_100_000);
@@ -151,7 +154,13 @@ async fn profiles_are_fetched_once_and_keep_known_names(db: TestDatabase) {
         .record_profile(pending[1].contact_id, &ProfileFacts::default(), now)
         .await
         .unwrap();
-    assert!(store.pending_profiles(10).await.unwrap().is_empty());
+    assert!(
+        store
+            .pending_profiles(10, Millis::now().plus_millis(1))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let row = store.find_contact(channel, "2001").await.unwrap().unwrap();
     assert_eq!(
         (

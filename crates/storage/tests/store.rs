@@ -97,6 +97,12 @@ on_both_backends!(
     a_restarted_node_reclaims_its_rows_at_once_but_live_claims_are_left_alone,
     one_batch_means_the_same_as_its_events_one_by_one,
     messages_queued_on_a_conversation_go_out_in_order_or_not_at_all,
+    claimed_rows_whose_call_never_started_go_back_to_the_queue_on_both_lanes,
+    rows_whose_call_started_become_unknown_on_both_lanes,
+    a_restarted_nodes_rows_are_sorted_by_the_call_started_mark,
+    only_a_live_claim_of_ones_own_can_be_marked_and_a_new_claim_clears_the_mark,
+    periodic_recovery_leaves_a_live_nodes_started_calls_alone,
+    a_large_group_is_marked_in_chunks,
 );
 
 async fn messages_queued_on_a_conversation_go_out_in_order_or_not_at_all(db: TestDatabase) {
@@ -678,6 +684,8 @@ async fn a_dead_senders_rows_are_recovered_by_lane(db: TestDatabase) {
     let r = claim(&store, "dead-node", Lane::Reply, now, 10).await;
     let b = claim(&store, "dead-node", Lane::Bulk, now, 10).await;
     assert_eq!((r.len(), b.len()), (1, 1));
+    // The bulk message's platform call had started, the reply's had not.
+    mark(&store, "dead-node", &[b[0].message_id], now).await;
     assert_eq!(
         store.recover_outbox(None, now).await.unwrap(),
         0,
@@ -719,4 +727,293 @@ async fn a_dead_senders_rows_are_recovered_by_lane(db: TestDatabase) {
         .is_empty(),
         "bulk is never re-sent"
     );
+}
+
+/// Marks the rows' platform calls as started; returns the ids that were marked.
+async fn mark(
+    store: &Store,
+    worker: &str,
+    ids: &[switchboard_domain::MessageId],
+    now: Millis,
+) -> Vec<switchboard_domain::MessageId> {
+    store
+        .mark_calls_started(worker, ids, now)
+        .await
+        .expect("mark calls started")
+}
+
+/// One inbound message answered by a reply and followed by a campaign message: one row per lane.
+async fn one_row_per_lane(store: &Store) -> ChannelId {
+    let ch = messenger_channel(store, "100").await;
+    store
+        .ingest(&[item(
+            ch,
+            text_message("7", "m_1", "hi", 1),
+            vec![reply("answer", Lane::Reply), reply("promo", Lane::Bulk)],
+        )])
+        .await
+        .unwrap();
+    ch
+}
+
+async fn status_of(store: &Store, id: switchboard_domain::MessageId) -> MessageStatus {
+    store.get_message(id).await.unwrap().status
+}
+
+async fn claimed_rows_whose_call_never_started_go_back_to_the_queue_on_both_lanes(
+    db: TestDatabase,
+) {
+    let store = db.open().await;
+    one_row_per_lane(&store).await;
+    let now = Millis::now();
+    let r = claim(&store, "dead-node", Lane::Reply, now, 10).await;
+    let b = claim(&store, "dead-node", Lane::Bulk, now, 10).await;
+    assert_eq!((r.len(), b.len()), (1, 1));
+    // Claimed, waiting for a pacing slot or a permit, when the node died: no call was made.
+    let later = now.plus_millis(31_000);
+    assert_eq!(store.recover_outbox(None, later).await.unwrap(), 2);
+    for id in [r[0].message_id, b[0].message_id] {
+        assert_eq!(status_of(&store, id).await, MessageStatus::Queued);
+    }
+    assert_eq!(store.outbox_pending().await.unwrap(), 2);
+    let r2 = claim(&store, "other-node", Lane::Reply, later, 10).await;
+    let b2 = claim(&store, "other-node", Lane::Bulk, later, 10).await;
+    assert_eq!(
+        (r2[0].message_id, b2[0].message_id),
+        (r[0].message_id, b[0].message_id),
+        "both are sent after all, bulk included"
+    );
+}
+
+async fn rows_whose_call_started_become_unknown_on_both_lanes(db: TestDatabase) {
+    let store = db.open().await;
+    one_row_per_lane(&store).await;
+    let now = Millis::now();
+    let r = claim(&store, "dead-node", Lane::Reply, now, 10).await;
+    let b = claim(&store, "dead-node", Lane::Bulk, now, 10).await;
+    let ids = [r[0].message_id, b[0].message_id];
+    assert_eq!(mark(&store, "dead-node", &ids, now).await.len(), 2);
+    let later = now.plus_millis(31_000);
+    assert_eq!(store.recover_outbox(None, later).await.unwrap(), 2);
+    for id in ids {
+        let m = store.get_message(id).await.unwrap();
+        assert_eq!(
+            m.status,
+            MessageStatus::Unknown,
+            "the call may have happened"
+        );
+        assert!(m.error_detail.unwrap().contains("not re-sent"));
+    }
+    assert_eq!(store.outbox_pending().await.unwrap(), 0, "terminal");
+    for lane in [Lane::Reply, Lane::Bulk] {
+        assert!(
+            claim(&store, "other-node", lane, later, 10)
+                .await
+                .is_empty(),
+            "never re-sent: {lane:?}"
+        );
+    }
+    assert_eq!(
+        store.recover_outbox(None, later).await.unwrap(),
+        0,
+        "recovery is done with them"
+    );
+}
+
+async fn a_restarted_nodes_rows_are_sorted_by_the_call_started_mark(db: TestDatabase) {
+    let store = db.open().await;
+    let ch = messenger_channel(&store, "100").await;
+    for i in 0..4 {
+        store
+            .ingest(&[item(
+                ch,
+                text_message("7", &format!("m_{i}"), "hi", i),
+                vec![reply("ok", Lane::Reply), reply("promo", Lane::Bulk)],
+            )])
+            .await
+            .unwrap();
+    }
+    let now = Millis::now();
+    let r = claim(&store, "node-a", Lane::Reply, now, 10).await;
+    let b = claim(&store, "node-a", Lane::Bulk, now, 10).await;
+    assert_eq!((r.len(), b.len()), (4, 4));
+    // Half of each lane had its call started.
+    let started = [
+        r[0].message_id,
+        r[1].message_id,
+        b[0].message_id,
+        b[1].message_id,
+    ];
+    assert_eq!(mark(&store, "node-a", &started, now).await.len(), 4);
+    // node-a restarts at once: leases still valid, but its previous life is over.
+    assert_eq!(store.recover_outbox(Some("node-a"), now).await.unwrap(), 8);
+    for job in r.iter().chain(&b) {
+        let expected = if started.contains(&job.message_id) {
+            MessageStatus::Unknown
+        } else {
+            MessageStatus::Queued
+        };
+        assert_eq!(status_of(&store, job.message_id).await, expected);
+    }
+    let again: Vec<_> = claim(&store, "node-a", Lane::Reply, now, 10)
+        .await
+        .into_iter()
+        .chain(claim(&store, "node-a", Lane::Bulk, now, 10).await)
+        .map(|j| j.message_id)
+        .collect();
+    assert_eq!(
+        again,
+        vec![
+            r[2].message_id,
+            r[3].message_id,
+            b[2].message_id,
+            b[3].message_id
+        ]
+    );
+}
+
+async fn only_a_live_claim_of_ones_own_can_be_marked_and_a_new_claim_clears_the_mark(
+    db: TestDatabase,
+) {
+    let store = db.open().await;
+    let ch = messenger_channel(&store, "100").await;
+    for i in 0..3 {
+        store
+            .ingest(&[item(
+                ch,
+                text_message("7", &format!("m_{i}"), "hi", i),
+                vec![reply("ok", Lane::Bulk)],
+            )])
+            .await
+            .unwrap();
+    }
+    let now = Millis::now();
+    let jobs = claim(&store, "a", Lane::Bulk, now, 2).await;
+    let all: Vec<_> = store
+        .list_messages(store.list_conversations(ch).await.unwrap()[0].id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.direction == switchboard_domain::Direction::Out)
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(all.len(), 3);
+    let unclaimed = *all
+        .iter()
+        .find(|id| jobs.iter().all(|j| j.message_id != **id))
+        .unwrap();
+
+    assert!(
+        mark(&store, "b", &[jobs[0].message_id], now)
+            .await
+            .is_empty(),
+        "another worker's claim"
+    );
+    assert!(
+        mark(&store, "a", &[unclaimed], now).await.is_empty(),
+        "a queued row"
+    );
+    assert!(
+        mark(&store, "a", &[jobs[0].message_id], now.plus_millis(30_001))
+            .await
+            .is_empty(),
+        "the lease has run out: the row may be someone else's by now"
+    );
+    let ids = [jobs[0].message_id, jobs[1].message_id, unclaimed];
+    let mut marked = mark(&store, "a", &ids, now).await;
+    marked.sort();
+    assert_eq!(marked, vec![jobs[0].message_id, jobs[1].message_id]);
+
+    // A retried and a deferred row go back to the queue; their next claim starts unmarked, so a
+    // crash before that claim's call re-queues them instead of making them unknown.
+    store
+        .record_dispatch(&[
+            DispatchResult::Retry {
+                message_id: jobs[0].message_id,
+                run_at: now,
+                detail: "503".into(),
+            },
+            DispatchResult::Deferred {
+                message_id: jobs[1].message_id,
+                run_at: now,
+            },
+        ])
+        .await
+        .unwrap();
+    let again = claim(&store, "a", Lane::Bulk, now, 10).await;
+    assert_eq!(again.len(), 3);
+    assert_eq!(
+        store
+            .recover_outbox(None, now.plus_millis(31_000))
+            .await
+            .unwrap(),
+        3
+    );
+    for id in ids {
+        assert_eq!(status_of(&store, id).await, MessageStatus::Queued);
+    }
+}
+
+async fn periodic_recovery_leaves_a_live_nodes_started_calls_alone(db: TestDatabase) {
+    let store = db.open().await;
+    one_row_per_lane(&store).await;
+    let now = Millis::now();
+    let r = claim(&store, "live-node", Lane::Reply, now, 10).await;
+    let b = claim(&store, "live-node", Lane::Bulk, now, 10).await;
+    mark(&store, "live-node", &[r[0].message_id], now).await;
+    assert_eq!(
+        store
+            .recover_outbox(None, now.plus_millis(29_000))
+            .await
+            .unwrap(),
+        0,
+        "leases still valid"
+    );
+    assert_eq!(
+        store.recover_outbox(Some("other-node"), now).await.unwrap(),
+        0,
+        "another node restarting leaves them alone"
+    );
+    for id in [r[0].message_id, b[0].message_id] {
+        assert_eq!(status_of(&store, id).await, MessageStatus::Sending);
+    }
+    // The live node records its results as usual.
+    store
+        .record_dispatch(&[DispatchResult::Sent {
+            message_id: r[0].message_id,
+            platform_message_id: "m_out".into(),
+            at: now,
+        }])
+        .await
+        .unwrap();
+    assert_eq!(
+        status_of(&store, r[0].message_id).await,
+        MessageStatus::Sent
+    );
+}
+
+async fn a_large_group_is_marked_in_chunks(db: TestDatabase) {
+    let store = db.open().await;
+    let ch = messenger_channel(&store, "100").await;
+    store
+        .ingest(&[item(ch, text_message("7", "m_1", "hi", 1), vec![])])
+        .await
+        .unwrap();
+    let conversation = store.list_conversations(ch).await.unwrap().remove(0).id;
+    let items: Vec<_> = (0..450)
+        .map(|i| OutgoingItem {
+            conversation_id: conversation,
+            draft: reply(&format!("promo {i}"), Lane::Bulk),
+        })
+        .collect();
+    store.enqueue(&items).await.unwrap();
+    let now = Millis::now();
+    let jobs = claim(&store, "w", Lane::Bulk, now, 1_000).await;
+    assert_eq!(jobs.len(), 450);
+    let ids: Vec<_> = jobs.iter().map(|j| j.message_id).collect();
+    assert_eq!(mark(&store, "w", &ids[..449], now).await.len(), 449);
+    assert_eq!(store.recover_outbox(Some("w"), now).await.unwrap(), 450);
+    assert_eq!(status_of(&store, ids[449]).await, MessageStatus::Queued);
+    assert_eq!(status_of(&store, ids[0]).await, MessageStatus::Unknown);
+    assert_eq!(store.outbox_pending().await.unwrap(), 1);
 }

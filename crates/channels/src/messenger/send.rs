@@ -2,12 +2,16 @@
 
 use std::fmt;
 
-use serde::Serialize;
-use serde_json::Value;
-use switchboard_domain::{Psid, SendError, SendErrorClass, SendReceipt};
+use reqwest::multipart::Form;
+use serde_json::{Value, json};
+use switchboard_domain::{
+    ChannelKind, OutgoingMessage, Psid, SendError, SendErrorClass, SendReceipt,
+};
 
+use super::rich;
 use crate::error;
-use crate::json::{i64_at, str_at};
+use crate::json::{i64_at, id_at, str_at};
+use crate::media::{Delivered, MediaSet, check_size, file_part};
 
 /// `messaging_type` of a Send API call (A7/A8).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,27 +50,6 @@ impl fmt::Debug for MessengerClient {
     }
 }
 
-#[derive(Serialize)]
-struct SendBody<'a> {
-    recipient: Recipient<'a>,
-    messaging_type: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    tag: Option<&'a str>,
-    message: OutMessage<'a>,
-}
-
-#[derive(Serialize)]
-struct Recipient<'a> {
-    id: &'a str,
-}
-
-#[derive(Serialize)]
-struct OutMessage<'a> {
-    text: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    metadata: Option<&'a str>,
-}
-
 impl MessengerClient {
     /// `graph_api_url` is the versioned base, e.g. `https://graph.facebook.com/v23.0`.
     pub fn new(http: reqwest::Client, graph_api_url: &str, page_access_token: &str) -> Self {
@@ -90,34 +73,125 @@ impl MessengerClient {
         messaging_type: &MessagingType,
         metadata: Option<&str>,
     ) -> Result<SendReceipt, SendError> {
-        let (messaging_type, tag) = match messaging_type {
-            MessagingType::Response => ("RESPONSE", None),
-            MessagingType::Update => ("UPDATE", None),
-            MessagingType::MessageTag(tag) => ("MESSAGE_TAG", Some(tag.as_str())),
-        };
-        let body = SendBody {
-            recipient: Recipient { id: psid.as_str() },
+        self.send_message(
+            psid,
+            &OutgoingMessage::text(text),
             messaging_type,
-            tag,
-            message: OutMessage { text, metadata },
-        };
+            metadata,
+            &MediaSet::new(),
+        )
+        .await
+        .map(SendReceipt::from)
+    }
+
+    /// Sends one rich message (rendered as described in the `rich` module: text, button /
+    /// media / generic templates, attachments, quick replies) with `POST {base}/me/messages`.
+    ///
+    /// A media item given as [`MediaInput::File`](crate::MediaInput::File) is uploaded first
+    /// (`POST {base}/me/message_attachments`, multipart `filedata`, `is_reusable`) and its
+    /// `attachment_id` returned in [`Delivered::learned`]; one given as
+    /// [`MediaInput::PublicUrl`](crate::MediaInput::PublicUrl) and sent with `is_reusable` is
+    /// learned from the reply. If the upload fails, the message was not sent: the error says
+    /// `not_delivered_to_platform`.
+    /// What Messenger cannot carry (see the domain's `OutgoingMessage::check`) and media missing
+    /// from `media` are refused as permanent `BadRequest`s before any request.
+    pub async fn send_message(
+        &self,
+        psid: &Psid,
+        message: &OutgoingMessage,
+        messaging_type: &MessagingType,
+        metadata: Option<&str>,
+        media: &MediaSet,
+    ) -> Result<Delivered, SendError> {
+        let rich::Rendered {
+            message: mut out,
+            upload,
+            learn_from_reply,
+        } = rich::render(message, media)?;
+        let mut learned = Vec::new();
+        if let Some(upload) = upload {
+            let id = self.upload(&upload).await?;
+            rich::fill_attachment_id(&mut out, &id);
+            learned.push((upload.media_id, id));
+        }
+        if let Some(metadata) = metadata {
+            out["metadata"] = Value::String(metadata.to_owned());
+        }
+        let mut body = json!({
+            "recipient": { "id": psid.as_str() },
+            "message": out,
+        });
+        match messaging_type {
+            MessagingType::Response => body["messaging_type"] = json!("RESPONSE"),
+            MessagingType::Update => body["messaging_type"] = json!("UPDATE"),
+            MessagingType::MessageTag(tag) => {
+                body["messaging_type"] = json!("MESSAGE_TAG");
+                body["tag"] = json!(tag);
+            }
+        }
         let request = self
             .http
             .post(format!("{}/me/messages", self.base))
             .query(&[("access_token", self.token.as_str())])
             .json(&body);
         let reply = self.call(request).await?;
-        match str_at(&reply, &["message_id"]) {
-            Some(id) => Ok(SendReceipt {
-                platform_message_id: id,
-            }),
+        let Some(platform_message_id) = str_at(&reply, &["message_id"]) else {
             // Graph said 2xx, so the message probably went out; without its id we cannot say,
             // and re-sending could duplicate it.
-            None => Err(SendError::transport(
+            return Err(SendError::transport(
                 "Send API success without a message_id",
                 false,
-            )),
+            ));
+        };
+        if let (Some(media_id), Some(id)) = (learn_from_reply, id_at(&reply, &["attachment_id"])) {
+            learned.push((media_id, id));
         }
+        Ok(Delivered {
+            platform_message_id,
+            learned,
+        })
+    }
+
+    /// `POST {base}/me/message_attachments` (A17): multipart with the bytes in `filedata`, or
+    /// JSON with a URL Meta fetches; returns the reusable `attachment_id`. Any failure here
+    /// means the message itself was never sent.
+    async fn upload(&self, upload: &rich::PendingUpload<'_>) -> Result<String, SendError> {
+        let kind = upload.kind.as_str();
+        let request = self
+            .http
+            .post(format!("{}/me/message_attachments", self.base))
+            .query(&[("access_token", self.token.as_str())]);
+        let request = match upload.source {
+            rich::UploadSource::File {
+                bytes,
+                filename,
+                mime_type,
+            } => {
+                check_size(bytes, upload.kind, ChannelKind::Messenger, upload.media_id)?;
+                let message =
+                    json!({ "attachment": { "type": kind, "payload": { "is_reusable": true } } });
+                let mime = rich::upload_mime(upload.kind, filename, mime_type);
+                let form = Form::new()
+                    .text("message", message.to_string())
+                    .part("filedata", file_part(bytes, filename, &mime));
+                request.multipart(form)
+            }
+            rich::UploadSource::Url(url) => request.json(&json!({
+                "message": { "attachment": { "type": kind, "payload": { "url": url, "is_reusable": true } } }
+            })),
+        };
+        let not_sent = |mut e: SendError| {
+            e.not_delivered_to_platform = true;
+            e.detail = format!("uploading media {}: {}", upload.media_id, e.detail);
+            e
+        };
+        let reply = self.call(request).await.map_err(not_sent)?;
+        id_at(&reply, &["attachment_id"]).ok_or_else(|| {
+            not_sent(SendError::transport(
+                "Attachment Upload API success without an attachment_id",
+                true,
+            ))
+        })
     }
 
     /// `GET {base}/{psid}?fields=first_name,last_name,locale`.
@@ -135,6 +209,16 @@ impl MessengerClient {
             last_name: str_at(&reply, &["last_name"]),
             locale: str_at(&reply, &["locale"]),
         })
+    }
+
+    /// `POST {base}/{path}?access_token=..` with a JSON body.
+    pub(crate) async fn post_json(&self, path: &str, body: &Value) -> Result<Value, SendError> {
+        let request = self
+            .http
+            .post(format!("{}/{path}", self.base))
+            .query(&[("access_token", self.token.as_str())])
+            .json(body);
+        self.call(request).await
     }
 
     /// Sends a request and returns the JSON of a successful answer, or a classified error.

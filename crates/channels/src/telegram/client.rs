@@ -3,12 +3,15 @@
 use std::fmt;
 use std::time::Duration;
 
+use reqwest::multipart::Form;
 use serde::Serialize;
 use serde_json::{Value, json};
-use switchboard_domain::{SendError, SendErrorClass, SendReceipt, TelegramChatId};
+use switchboard_domain::{OutgoingMessage, SendError, SendErrorClass, SendReceipt, TelegramChatId};
 
+use super::rich;
 use crate::error;
 use crate::json::{at, i64_at, id_at, str_at, u64_at};
+use crate::media::{Delivered, MediaSet, file_part};
 
 /// How much longer than the long-poll timeout we wait for `getUpdates`, so Telegram's empty
 /// answer at the end of the poll arrives before our own timeout fires.
@@ -29,12 +32,6 @@ impl fmt::Debug for TelegramClient {
             .field("base", &self.base)
             .finish_non_exhaustive()
     }
-}
-
-#[derive(Serialize)]
-struct SendMessage<'a> {
-    chat_id: i64,
-    text: &'a str,
 }
 
 #[derive(Serialize)]
@@ -75,27 +72,70 @@ impl TelegramClient {
         chat: TelegramChatId,
         text: &str,
     ) -> Result<SendReceipt, SendError> {
-        let result = self
-            .call(
-                "sendMessage",
-                &SendMessage {
-                    chat_id: chat.0,
-                    text,
-                },
-                None,
-            )
-            .await?;
-        match id_at(&result, &["message_id"]) {
-            Some(id) => Ok(SendReceipt {
-                platform_message_id: id,
-            }),
+        self.send_message(chat, &OutgoingMessage::text(text), &MediaSet::new())
+            .await
+            .map(SendReceipt::from)
+    }
+
+    /// Sends one rich message with exactly one Bot API call (`sendMessage`, `sendPhoto`,
+    /// `sendVideo`, `sendAudio` or `sendDocument`; see the `rich` module for the rendering).
+    ///
+    /// A media item given as [`MediaInput::File`](crate::MediaInput::File) is uploaded in the
+    /// same call (multipart); its `file_id`, like that of one Telegram fetched from a
+    /// [`MediaInput::PublicUrl`](crate::MediaInput::PublicUrl), comes back in
+    /// [`Delivered::learned`]. Callers split carousels first
+    /// (`OutgoingMessage::split_for(ChannelKind::Telegram)`); several cards, media missing from
+    /// `media` or a keyboard conflict are refused as permanent `BadRequest`s before any request.
+    pub async fn send_message(
+        &self,
+        chat: TelegramChatId,
+        message: &OutgoingMessage,
+        media: &MediaSet,
+    ) -> Result<Delivered, SendError> {
+        let rich::Rendered {
+            method,
+            mut params,
+            upload,
+            learn,
+        } = rich::render(message, media)?;
+        params.insert("chat_id".into(), Value::from(chat.0));
+        let request = self.request(method, None);
+        let request = match upload {
+            None => request.json(&params),
+            Some(file) => {
+                // Multipart values are strings: JSON-serialised where the Bot API wants JSON
+                // (`reply_markup`), plain otherwise.
+                let mut form = Form::new();
+                for (name, value) in params {
+                    let text = match value {
+                        Value::String(s) => s,
+                        other => other.to_string(),
+                    };
+                    form = form.text(name, text);
+                }
+                let part = file_part(file.bytes, file.filename, file.mime_type);
+                request.multipart(form.part(file.field, part))
+            }
+        };
+        let result = self.execute(method, request).await?;
+        let Some(platform_message_id) = id_at(&result, &["message_id"]) else {
             // `ok:true` means it was sent; without the id we cannot record it, and re-sending
             // would duplicate it.
-            None => Err(SendError::transport(
-                "sendMessage success without a message_id",
+            return Err(SendError::transport(
+                format!("{method} success without a message_id"),
                 false,
-            )),
-        }
+            ));
+        };
+        let learned = learn
+            .and_then(|(media_id, field)| {
+                rich::sent_file_id(&result, field).map(|file_id| (media_id, file_id))
+            })
+            .into_iter()
+            .collect();
+        Ok(Delivered {
+            platform_message_id,
+            learned,
+        })
     }
 
     /// `getUpdates` long poll; returns the raw updates (parse each with
@@ -132,6 +172,31 @@ impl TelegramClient {
             .map(drop)
     }
 
+    /// `setMyCommands`: the bot's command menu, `(command, description)` pairs.
+    pub async fn set_my_commands(&self, commands: &[(String, String)]) -> Result<(), SendError> {
+        let commands: Vec<Value> = commands
+            .iter()
+            .map(|(command, description)| json!({ "command": command, "description": description }))
+            .collect();
+        self.call("setMyCommands", &json!({ "commands": commands }), None)
+            .await
+            .map(drop)
+    }
+
+    /// `setMyDescription`: what a person sees in an empty chat with the bot, per two-letter
+    /// language (`None`: the default). An empty text removes it.
+    pub async fn set_my_description(
+        &self,
+        description: &str,
+        language_code: Option<&str>,
+    ) -> Result<(), SendError> {
+        let mut body = json!({ "description": description });
+        if let Some(lang) = language_code {
+            body["language_code"] = json!(lang);
+        }
+        self.call("setMyDescription", &body, None).await.map(drop)
+    }
+
     /// `deleteWebhook`, keeping pending updates so a switch to polling loses nothing.
     pub async fn delete_webhook(&self) -> Result<(), SendError> {
         self.call("deleteWebhook", &json!({}), None).await.map(drop)
@@ -165,11 +230,26 @@ impl TelegramClient {
         body: &impl Serialize,
         timeout: Option<Duration>,
     ) -> Result<Value, SendError> {
+        let request = self.request(method, timeout).json(body);
+        self.execute(method, request).await
+    }
+
+    /// A POST to `method`, without a body yet.
+    fn request(&self, method: &str, timeout: Option<Duration>) -> reqwest::RequestBuilder {
         let url = format!("{}/bot{}/{}", self.base, self.token, method);
-        let mut request = self.http.post(url).json(body);
-        if let Some(timeout) = timeout {
-            request = request.timeout(timeout);
+        let request = self.http.post(url);
+        match timeout {
+            Some(timeout) => request.timeout(timeout),
+            None => request,
         }
+    }
+
+    /// Sends a built request and returns `result` of an `ok:true` answer, or a classified error.
+    async fn execute(
+        &self,
+        method: &str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<Value, SendError> {
         let response = request
             .send()
             .await

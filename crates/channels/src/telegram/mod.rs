@@ -1,6 +1,7 @@
 //! Telegram Bot API: webhook secret, update parsing, Bot API calls.
 
 mod client;
+mod rich;
 mod secret;
 mod update;
 

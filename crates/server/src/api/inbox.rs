@@ -6,6 +6,8 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use serde::Deserialize;
+use switchboard_automation::engine::on_resolved;
+use switchboard_automation::state::AutomationState;
 use switchboard_domain::template::AttributeKey;
 use switchboard_domain::{ChannelId, ContactId, ConversationId, Millis};
 use switchboard_storage::{ContactRow, ConversationRow, MessageRow};
@@ -121,4 +123,53 @@ pub async fn patch_attributes(
         .merge_contact_attributes(contact.id, &changes, Millis::now())
         .await?;
     Ok(Json(state.store.get_contact(contact.id).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusChange {
+    status: String,
+}
+
+/// `PUT /api/v1/conversations/{id}/status` `{"status": "resolved"}`: resolving ends a hand-over
+/// and gives the conversation back to automations from a clean slate (the next message starts a
+/// new conversation); `open` ends a hand-over but keeps the rest.
+pub async fn set_status(
+    _: Admin,
+    State(state): State<AppState>,
+    Id(id): Id,
+    body: Bytes,
+) -> ApiResult<Json<ConversationRow>> {
+    let req: StatusChange = parse_json(&body)?;
+    if req.status != "resolved" && req.status != "open" {
+        return Err(ApiError::Invalid {
+            field: "status",
+            message: "status is `resolved` or `open`".into(),
+        });
+    }
+    let conversation = ConversationId(id);
+    for _ in 0..5 {
+        let (raw, _) = state.store.conversation_automation(conversation).await?;
+        let current: AutomationState = serde_json::from_str(&raw).unwrap_or_default();
+        let next = if req.status == "resolved" {
+            on_resolved(&current)
+        } else {
+            AutomationState {
+                handover: None,
+                unrecognised: 0,
+                ..current
+            }
+        };
+        let json = serde_json::to_string(&next).map_err(|_| ApiError::Internal)?;
+        if state
+            .store
+            .set_conversation_automation(conversation, &raw, &json, &req.status)
+            .await?
+        {
+            return Ok(Json(state.store.get_conversation(conversation).await?));
+        }
+    }
+    Err(ApiError::Conflict(
+        "the conversation changed while being updated; try again".into(),
+    ))
 }

@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`. Every handler takes an [`Admin`](crate::auth::Admin) (or, later,
 //! another role) extractor: no route is reachable without a role check.
 
+pub mod automations;
 pub mod channels;
 pub mod inbox;
 pub mod media;

@@ -10,7 +10,6 @@ use switchboard_domain::{ChannelId, ChannelKind, InboundEnvelope};
 use switchboard_storage::{IngestItem, IngestOutcome};
 
 use crate::app::AppState;
-use crate::automation::plan_replies;
 use crate::error::ApiError;
 use crate::registry::LiveChannel;
 use std::sync::Arc;
@@ -35,7 +34,7 @@ pub(crate) async fn channel_of_kind(
     Ok(channel)
 }
 
-/// Plans replies and stores the events durably.
+/// Stores the events durably (automations react to them afterwards).
 pub(crate) async fn store_events(
     state: &AppState,
     channel: &LiveChannel,
@@ -45,7 +44,8 @@ pub(crate) async fn store_events(
         .into_iter()
         .map(|envelope| IngestItem {
             channel_id: channel.record.id,
-            replies: plan_replies(&channel.record, &envelope),
+            // Automatic answers are decided after the commit, by the automation worker.
+            replies: Vec::new(),
             envelope,
         })
         .collect();

@@ -184,10 +184,18 @@ impl TestApp {
     pub async fn settled_messages(&self, channel: &Channel, external_id: &str) -> Vec<Value> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
         loop {
+            // Automatic answers are decided after the commit: wait for those first.
+            let deciding = self
+                .server
+                .store
+                .count_open_automation()
+                .await
+                .expect("count automation");
             let messages = self.messages_with(channel, external_id).await;
-            let pending = messages
-                .iter()
-                .any(|m| m["status"] == "queued" || m["status"] == "sending");
+            let pending = deciding > 0
+                || messages
+                    .iter()
+                    .any(|m| m["status"] == "queued" || m["status"] == "sending");
             if !pending || tokio::time::Instant::now() > deadline {
                 return messages;
             }

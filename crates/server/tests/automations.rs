@@ -1,0 +1,397 @@
+//! Automations and bots, as a business sets them up on day one, against the emulator, on both
+//! storage backends. Each test reads like the user story it protects.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use reqwest::Method;
+use serde_json::{Value, json};
+use switchboard_emulator::{MessengerUserProfile, Platform, TelegramUser};
+use switchboard_storage::on_both_backends;
+use switchboard_storage::testing::TestDatabase;
+
+const PAGE: &str = "1000000044";
+const GIULIA: &str = "24000000000000044";
+const BOT: &str = "7000000044:AAtestTOKEN_automations";
+
+on_both_backends!(
+    a_new_messenger_user_taps_get_started_from_a_tracked_link,
+    a_telegram_user_starts_the_bot_with_a_promo_parameter,
+    a_message_late_at_night_gets_the_away_message_with_the_reopening_time,
+    stop_in_indonesian_unsubscribes_says_goodbye_and_blocks_marketing,
+    an_italian_faq_question_gets_its_answer,
+    three_unrecognised_messages_hand_over_and_automations_fall_silent,
+    invalid_automations_are_refused_with_the_field_named,
+);
+
+fn text(t: &str) -> Value {
+    json!({"default": {"type": "text", "text": t}})
+}
+
+async fn set_automations(app: &TestApp, channel: &Channel, automations: Value) -> Value {
+    let (status, body) = app
+        .send_api(
+            Method::PUT,
+            &format!("/api/v1/channels/{}/automations", channel.id),
+            automations,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+/// Texts the platform was asked to send, in order.
+fn sent_texts(app: &TestApp, platform: Platform) -> Vec<String> {
+    app.sends(platform)
+        .iter()
+        .filter(|c| c.is_success())
+        .filter_map(|c| {
+            c.request["text"]
+                .as_str()
+                .or_else(|| c.request["message"]["text"].as_str())
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
+async fn wait_for_text(app: &TestApp, platform: Platform, wanted: &str) -> Vec<String> {
+    wait_for(|| async {
+        let texts = sent_texts(app, platform);
+        texts.iter().any(|t| t.contains(wanted)).then_some(texts)
+    })
+    .await
+}
+
+async fn a_new_messenger_user_taps_get_started_from_a_tracked_link(db: TestDatabase) {
+    let app = spawn_app(db).await;
+    let page = app.connect_page(PAGE).await;
+    let saved = set_automations(
+        &app,
+        &page,
+        json!({
+            "presentation": {"get_started": true,
+                             "greeting": {"default": "Hi {{user_first_name}}! We reply within minutes."}},
+            "welcome": {"enabled": true, "message": text("Welcome {{first_name|friend}}! Ask us anything.")}
+        }),
+    )
+    .await;
+    assert_eq!(saved["sync"]["ok"], true, "{saved}");
+    let profile = app
+        .emulator
+        .calls_matching(Platform::Messenger, "messenger_profile");
+    assert_eq!(profile.len(), 1);
+    assert_eq!(profile[0].request["get_started"]["payload"], "GET_STARTED");
+    assert_eq!(profile[0].request["greeting"][0]["locale"], "default");
+
+    app.emulator.messenger_set_user_profile(
+        PAGE,
+        GIULIA,
+        MessengerUserProfile {
+            first_name: "Giulia".into(),
+            last_name: "Rossi".into(),
+            locale: Some("it_IT".into()),
+            ..Default::default()
+        },
+    );
+    let r = app
+        .emulator
+        .messenger_user_event(
+            PAGE,
+            GIULIA,
+            json!({"postback": {"title": "Get Started", "payload": "GET_STARTED",
+                   "referral": {"ref": "spring_sale", "source": "SHORTLINK", "type": "OPEN_THREAD"}}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    let texts = wait_for_text(&app, Platform::Messenger, "Welcome").await;
+    assert_eq!(texts, ["Welcome Giulia! Ask us anything."]);
+    let contact = &app.contacts(&page).await[0];
+    assert_eq!(contact["source_ref"], "spring_sale");
+    let messages = app.settled_messages(&page, GIULIA).await;
+    assert_eq!(messages.last().unwrap()["author_kind"], "automation");
+    app.stop().await;
+}
+
+async fn a_telegram_user_starts_the_bot_with_a_promo_parameter(db: TestDatabase) {
+    let app = spawn_app(db).await;
+    let bot = app.connect_bot(BOT, "webhook").await;
+    set_automations(
+        &app,
+        &bot,
+        json!({
+            "presentation": {"greeting": {"default": "Gifts from Umbria, answered by real people."}},
+            "welcome": {"enabled": true, "message": text("Welcome, {{first_name|friend}}! Here is your 10% code: PROMO1")},
+            "default_reply": {"enabled": true, "message": text("Thanks, we will answer soon.")}
+        }),
+    )
+    .await;
+    let description = app
+        .emulator
+        .calls_matching(Platform::Telegram, "setMyDescription");
+    assert_eq!(description.len(), 1);
+
+    app.emulator
+        .telegram_user_sends_text(BOT, TelegramUser::new(501, "Budi"), "/start promo1")
+        .await;
+    let texts = wait_for_text(&app, Platform::Telegram, "Welcome").await;
+    assert_eq!(texts, ["Welcome, Budi! Here is your 10% code: PROMO1"]);
+    let contact = &app.contacts(&bot).await[0];
+    assert_eq!(contact["source_ref"], "promo1");
+    app.stop().await;
+}
+
+/// A fixed-offset zone in which it is now 23:xx, so "late at night" is real, not simulated.
+fn zone_where_it_is_23h() -> String {
+    let now = jiff::Timestamp::now();
+    let utc_hour = i64::from(now.to_zoned(jiff::tz::TimeZone::UTC).hour());
+    let mut offset = (23 - utc_hour).rem_euclid(24);
+    if offset > 14 {
+        offset -= 24;
+    }
+    // POSIX sign: Etc/GMT-3 is three hours *ahead* of UTC.
+    match offset {
+        0 => "Etc/GMT".to_owned(),
+        o if o > 0 => format!("Etc/GMT-{o}"),
+        o => format!("Etc/GMT+{}", -o),
+    }
+}
+
+async fn a_message_late_at_night_gets_the_away_message_with_the_reopening_time(db: TestDatabase) {
+    let app = spawn_app(db).await;
+    let bot = app.connect_bot(BOT, "webhook").await;
+    let zone = zone_where_it_is_23h();
+    let every_day: Vec<Value> = [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ]
+    .iter()
+    .map(|d| json!({"day": d, "open": "09:00", "close": "18:00"}))
+    .collect();
+    set_automations(
+        &app,
+        &bot,
+        json!({
+            "business_hours": {"time_zone": zone, "weekly": every_day},
+            "away": {"enabled": true, "message": text("We are closed now and back {{back_at}}. Leave us a message!")},
+            "default_reply": {"enabled": true, "message": text("Thanks, we will answer soon.")}
+        }),
+    )
+    .await;
+    app.emulator
+        .telegram_user_sends_text(BOT, TelegramUser::new(502, "Ana"), "Is the shop open?")
+        .await;
+    let texts = wait_for_text(&app, Platform::Telegram, "closed").await;
+    assert_eq!(
+        texts,
+        ["We are closed now and back tomorrow at 09:00. Leave us a message!"],
+        "in {zone}"
+    );
+    // One away message per closed period, not one per message.
+    app.emulator
+        .telegram_user_sends_text(BOT, TelegramUser::new(502, "Ana"), "Hello?")
+        .await;
+    let messages = app.settled_messages(&bot, "502").await;
+    assert_eq!(
+        messages.iter().filter(|m| m["direction"] == "out").count(),
+        1
+    );
+    app.stop().await;
+}
+
+async fn stop_in_indonesian_unsubscribes_says_goodbye_and_blocks_marketing(db: TestDatabase) {
+    let app = spawn_app(db).await;
+    let bot = app.connect_bot(BOT, "webhook").await;
+    set_automations(
+        &app,
+        &bot,
+        json!({
+            "goodbye": {"enabled": true, "message": {
+                "default": {"type": "text", "text": "You are unsubscribed. Say START to come back."},
+                "locales": {"id": {"type": "text", "text": "Anda sudah berhenti berlangganan. Ketik MULAI untuk kembali."}}}}
+        }),
+    )
+    .await;
+    let sari = TelegramUser::new(503, "Sari").with_language("id");
+    app.emulator
+        .telegram_user_sends_text(BOT, sari.clone(), "berhenti")
+        .await;
+    let texts = wait_for_text(&app, Platform::Telegram, "berhenti").await;
+    assert_eq!(
+        texts,
+        ["Anda sudah berhenti berlangganan. Ketik MULAI untuk kembali."]
+    );
+    let contact = app.contacts(&bot).await[0].clone();
+    assert_eq!(contact["subscribed"], false);
+
+    let (_, conversations) = app
+        .get_api(&format!("/api/v1/conversations?channel_id={}", bot.id))
+        .await;
+    let conversation = conversations[0]["id"].as_i64().unwrap();
+    let (status, body) = app
+        .post_api(
+            &format!("/api/v1/conversations/{conversation}/messages"),
+            json!({"text": "Diskon 30% untuk Anda!", "promotional": true}),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["rule"], "recipient_unsubscribed", "{body}");
+
+    // "mulai" brings them back.
+    app.emulator
+        .telegram_user_sends_text(BOT, sari, "mulai")
+        .await;
+    wait_for(|| async { (app.contacts(&bot).await[0]["subscribed"] == true).then_some(()) }).await;
+    app.stop().await;
+}
+
+async fn an_italian_faq_question_gets_its_answer(db: TestDatabase) {
+    let app = spawn_app(db).await;
+    let bot = app.connect_bot(BOT, "webhook").await;
+    let saved = set_automations(
+        &app,
+        &bot,
+        json!({
+            "faq": [{
+                "id": "hours", "offer": true,
+                "question": {"default": "When are you open?", "locales": {"it": "Quando siete aperti?"}},
+                "phrasings": {"default": ["opening hours"], "locales": {"it": ["orari di apertura", "a che ora aprite"]}},
+                "answer": {"default": {"type": "text", "text": "Mon–Sat 9:00–18:00."},
+                           "locales": {"it": {"type": "text", "text": "Lun–Sab 9:00–18:00."}}}
+            }],
+            "default_reply": {"enabled": true, "message": text("Thanks, we will answer soon.")}
+        }),
+    )
+    .await;
+    assert_eq!(saved["sync"]["ok"], true, "{saved}");
+    let commands = app
+        .emulator
+        .calls_matching(Platform::Telegram, "setMyCommands");
+    assert_eq!(commands[0].request["commands"][0]["command"], "hours");
+
+    let marco = TelegramUser::new(504, "Marco").with_language("it");
+    app.emulator
+        .telegram_user_sends_text(BOT, marco.clone(), "Scusate, a che ora aprite domani?")
+        .await;
+    let texts = wait_for_text(&app, Platform::Telegram, "Lun").await;
+    assert_eq!(texts, ["Lun–Sab 9:00–18:00."]);
+    // The command works too.
+    app.emulator
+        .telegram_user_sends_text(BOT, marco, "/hours")
+        .await;
+    wait_for(|| async { (sent_texts(&app, Platform::Telegram).len() == 2).then_some(()) }).await;
+    assert_eq!(
+        sent_texts(&app, Platform::Telegram)[1],
+        "Lun–Sab 9:00–18:00."
+    );
+    app.stop().await;
+}
+
+async fn three_unrecognised_messages_hand_over_and_automations_fall_silent(db: TestDatabase) {
+    let app = spawn_app(db).await;
+    let bot = app.connect_bot(BOT, "webhook").await;
+    set_automations(
+        &app,
+        &bot,
+        json!({
+            "default_reply": {"enabled": true, "message": text("Sorry, I did not get that. Try 'opening hours'.")},
+            "handover": {"max_unrecognised": 3, "message": text("Let me get a colleague for you.")}
+        }),
+    )
+    .await;
+    let eva = TelegramUser::new(505, "Eva");
+    for (i, message) in ["asdf", "qwerty zxcv", "purple monkey dishwasher"]
+        .iter()
+        .enumerate()
+    {
+        app.emulator
+            .telegram_user_sends_text(BOT, eva.clone(), message)
+            .await;
+        wait_for(|| async { (sent_texts(&app, Platform::Telegram).len() == i + 1).then_some(()) })
+            .await;
+    }
+    let texts = sent_texts(&app, Platform::Telegram);
+    assert_eq!(texts[0], "Sorry, I did not get that. Try 'opening hours'.");
+    assert_eq!(texts[1], texts[0]);
+    assert_eq!(texts[2], "Let me get a colleague for you.");
+
+    let (_, conversations) = app
+        .get_api(&format!("/api/v1/conversations?channel_id={}", bot.id))
+        .await;
+    assert_eq!(conversations[0]["status"], "waiting");
+    assert!(conversations[0]["waiting_since"].as_i64().is_some());
+
+    // Automations are silent now; the person is waiting for a human.
+    app.emulator
+        .telegram_user_sends_text(BOT, eva.clone(), "hello??")
+        .await;
+    let messages = app.settled_messages(&bot, "505").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        sent_texts(&app, Platform::Telegram).len(),
+        3,
+        "{messages:#?}"
+    );
+
+    // An agent resolves it: automations answer again.
+    let conversation = conversations[0]["id"].as_i64().unwrap();
+    let (status, body) = app
+        .send_api(
+            Method::PUT,
+            &format!("/api/v1/conversations/{conversation}/status"),
+            json!({"status": "resolved"}),
+        )
+        .await;
+    assert_eq!(
+        (status, &body["status"]),
+        (200, &json!("resolved")),
+        "{body}"
+    );
+    app.emulator
+        .telegram_user_sends_text(BOT, eva, "one more thing")
+        .await;
+    wait_for(|| async { (sent_texts(&app, Platform::Telegram).len() == 4).then_some(()) }).await;
+    app.stop().await;
+}
+
+async fn invalid_automations_are_refused_with_the_field_named(db: TestDatabase) {
+    let app = spawn_app(db).await;
+    let bot = app.connect_bot(BOT, "webhook").await;
+    let (status, body) = app
+        .send_api(
+            Method::PUT,
+            &format!("/api/v1/channels/{}/automations", bot.id),
+            json!({
+                "away": {"enabled": true, "message": text("closed")},
+                "rules": [{"id": "r1", "trigger": "message_received",
+                           "actions": [{"type": "start_flow", "flow_id": "nope"}]}]
+            }),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_automations");
+    let fields: Vec<&str> = body["error"]["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert!(fields.contains(&"business_hours"), "{fields:?}");
+    assert!(
+        fields.contains(&"rules[0].actions[0].flow_id"),
+        "{fields:?}"
+    );
+    // Nothing was saved.
+    let (_, got) = app
+        .get_api(&format!("/api/v1/channels/{}/automations", bot.id))
+        .await;
+    assert_eq!(got["saved"], false);
+    app.stop().await;
+}
