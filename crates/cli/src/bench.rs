@@ -78,9 +78,33 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                     app_secret: SECRET.into(),
                     verify_token: "v".into(),
                     rate_limits: None,
+                    human_agent_permission: false,
+                    utility_messaging_permission: false,
                 }),
                 default_reply: Some("Thanks! We will answer soon.".into()),
             })
+            .await?;
+        // Every message is answered: the bench measures throughput, not the bot stepping back
+        // for a human after three messages it does not understand.
+        let automations = switchboard_automation::config::ChannelAutomations {
+            default_reply: switchboard_automation::config::AutoMessage::on(
+                switchboard_automation::localized::Localized::new(
+                    switchboard_domain::OutgoingMessage::text("Thanks! We will answer soon."),
+                ),
+            ),
+            handover: switchboard_automation::config::HandoverSettings {
+                max_unrecognised: u32::MAX,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        server
+            .store
+            .put_automations(
+                channel.id,
+                &serde_json::to_string(&automations)?,
+                "bench-webhook-secret",
+            )
             .await?;
         let url = format!("{}/webhooks/messenger/{}", server.base_url(), channel.id);
         emulator

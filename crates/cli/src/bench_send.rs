@@ -62,6 +62,8 @@ pub async fn run(args: BenchSendArgs) -> anyhow::Result<()> {
                     app_secret: "s".into(),
                     verify_token: "v".into(),
                     rate_limits: limits,
+                    human_agent_permission: false,
+                    utility_messaging_permission: false,
                 }),
                 default_reply: None,
             })

@@ -127,6 +127,8 @@ async fn seed_campaign(store: &Store, emulator: &switchboard_emulator::EmulatorH
                     app_secret: "s".into(),
                     verify_token: "v".into(),
                     rate_limits: Some(limits),
+                    human_agent_permission: false,
+                    utility_messaging_permission: false,
                 }),
                 default_reply: None,
             })

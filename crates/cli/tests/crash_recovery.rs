@@ -232,6 +232,8 @@ async fn a_reply_claimed_but_not_yet_called_when_the_process_died_is_sent_once_a
                 app_secret: "as".into(),
                 verify_token: "vt".into(),
                 rate_limits: None,
+                human_agent_permission: false,
+                utility_messaging_permission: false,
             }),
             // No automatic answers: the only message is the reply queued below.
             default_reply: None,

@@ -89,6 +89,13 @@ pub struct MessengerSettings {
     /// Overrides [`ChannelKind::default_rate_limits`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limits: Option<RateLimits>,
+    /// Meta granted this page's app the Human Agent permission: agents may answer with the
+    /// `HUMAN_AGENT` tag up to 7 days after the person's last message.
+    #[serde(default)]
+    pub human_agent_permission: bool,
+    /// Meta allows this page utility (template) messages outside the window.
+    #[serde(default)]
+    pub utility_messaging_permission: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

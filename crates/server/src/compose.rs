@@ -18,8 +18,8 @@ use switchboard_domain::template::{
     AttributeKey, PersonalisationContext, Template, TemplateError, Variables,
 };
 use switchboard_domain::{
-    AuthorKind, ChannelKind, Content, ConversationId, MediaKind, MediaSource, MessageBody,
-    MessageId, Millis, OutgoingMessage,
+    AuthorKind, ChannelKind, ChannelSettings, Content, ConversationId, MediaKind, MediaSource,
+    MessageBody, MessageId, Millis, OutgoingMessage,
 };
 use switchboard_lint::{Finding, LintContext, Linter, Severity};
 use switchboard_storage::{Lane, OutgoingDraft, OutgoingItem, SendContext, Store, StoreError};
@@ -253,7 +253,7 @@ impl Composer {
             return Err(ComposeError::Lint(findings));
         }
 
-        let (decision, profile) = policy(&ctx, kind, &draft, now)?;
+        let (decision, profile) = policy(&ctx, &channel.record.settings, kind, &draft, now)?;
         let messaging_type = match &decision {
             PolicyDecision::Deny { rule, explanation } => {
                 return Err(ComposeError::Policy {
@@ -433,15 +433,17 @@ pub fn personalise(
 
 fn policy(
     ctx: &SendContext,
+    settings: &ChannelSettings,
     kind: ChannelKind,
     draft: &Draft,
     now: Millis,
 ) -> Result<(PolicyDecision, String), ComposeError> {
     let profile = PolicyProfile::builtin_for(kind, now).ok_or(ApiError::Internal)?;
-    let facts = match kind {
-        // Permissions are not configurable per channel yet: assume neither (the safe answer).
-        ChannelKind::Messenger => ChannelFacts::messenger(false, false),
-        ChannelKind::Telegram => ChannelFacts::telegram(),
+    let facts = match settings {
+        ChannelSettings::Messenger(m) => {
+            ChannelFacts::messenger(m.human_agent_permission, m.utility_messaging_permission)
+        }
+        ChannelSettings::Telegram(_) => ChannelFacts::telegram(),
     };
     let mut intent = SendIntent::reply(facts, draft.author)
         .with_lane(draft.lane)

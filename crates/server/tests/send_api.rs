@@ -21,6 +21,7 @@ on_both_backends!(
     unknown_placeholders_are_refused_before_anything_is_queued,
     a_blocked_telegram_contact_is_refused,
     lint_reports_misspellings_and_blocking_errors,
+    with_the_human_agent_permission_an_agent_answers_after_two_days,
 );
 
 async fn conversation_with(app: &TestApp, channel: &Channel, external_id: &str) -> i64 {
@@ -217,5 +218,53 @@ async fn lint_reports_misspellings_and_blocking_errors(db: TestDatabase) {
         !body["template_errors"].as_array().unwrap().is_empty(),
         "{body}"
     );
+    app.stop().await;
+}
+
+async fn with_the_human_agent_permission_an_agent_answers_after_two_days(db: TestDatabase) {
+    let app = spawn_app(db).await;
+    let (status, body) = app
+        .post_api(
+            "/api/v1/channels",
+            json!({"kind": "messenger", "name": "Granted page", "page_id": PAGE,
+                   "page_access_token": PAGE_TOKEN, "app_secret": APP_SECRET,
+                   "verify_token": VERIFY_TOKEN, "human_agent_permission": true}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["permissions"]["human_agent"], true);
+    let page = Channel {
+        id: body["id"].as_i64().unwrap(),
+        webhook_url: format!("{}{}", app.base, body["webhook_path"].as_str().unwrap()),
+    };
+    app.emulator.add_page(
+        switchboard_emulator::PageSpec::new(PAGE, PAGE_TOKEN, APP_SECRET)
+            .with_webhook(&page.webhook_url),
+    );
+    app.emulator.messenger_register_user(PAGE, ANN);
+    let two_days_ago = app.emulator.now_millis() - 48 * 3600 * 1000;
+    let old = json!({"object": "page", "entry": [{"id": PAGE, "time": two_days_ago, "messaging": [{
+        "sender": {"id": ANN}, "recipient": {"id": PAGE}, "timestamp": two_days_ago,
+        "message": {"mid": "m_old2", "text": "do you have it in blue?"}}]}]});
+    let r = app
+        .emulator
+        .messenger_deliver_raw(PAGE, serde_json::to_vec(&old).unwrap(), Signing::Valid)
+        .await;
+    assert_eq!(r.status, 200);
+    let conversation = conversation_with(&app, &page, ANN).await;
+    let (status, body) = send(
+        &app,
+        conversation,
+        json!({"text": "Yes, blue is back in stock."}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["policy"]["decision"]["tag"], "HUMAN_AGENT", "{body}");
+    let sent = app
+        .emulator
+        .wait_for_calls(Platform::Messenger, "messages", 1, Duration::from_secs(10))
+        .await;
+    assert_eq!(sent[0].request["tag"], "HUMAN_AGENT");
+    assert!(sent[0].is_success(), "{:?}", sent[0].response);
     app.stop().await;
 }

@@ -23,6 +23,8 @@ async fn page(store: &Store, id: &str) -> ChannelId {
                 app_secret: "secret".into(),
                 verify_token: "verify".into(),
                 rate_limits: None,
+                human_agent_permission: false,
+                utility_messaging_permission: false,
             }),
             default_reply: None,
         })

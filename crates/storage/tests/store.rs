@@ -21,6 +21,8 @@ async fn messenger_channel(store: &Store, page: &str) -> ChannelId {
                 app_secret: "secret".into(),
                 verify_token: "verify".into(),
                 rate_limits: None,
+                human_agent_permission: false,
+                utility_messaging_permission: false,
             }),
             default_reply: Some("Thanks!".into()),
         })

@@ -31,6 +31,12 @@ pub enum CreateChannel {
         default_reply: Option<String>,
         #[serde(default)]
         rate_limits: Option<RateLimitsInput>,
+        /// Granted by Meta: agents may use the HUMAN_AGENT tag (up to 7 days).
+        #[serde(default)]
+        human_agent_permission: bool,
+        /// Granted by Meta: utility templates outside the window.
+        #[serde(default)]
+        utility_messaging_permission: bool,
     },
     Telegram {
         name: String,
@@ -83,6 +89,9 @@ pub struct ChannelView {
     pub rate_limits: RateLimits,
     /// Custom contact attributes templates may use as `{{attr.<key>}}`.
     pub attribute_keys: Vec<String>,
+    /// What Meta allows this page beyond the 24-hour window (Messenger only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<serde_json::Value>,
     /// Something a person must fix (e.g. the platform rejected the credentials), or null.
     pub alert: Option<ChannelAlert>,
     pub created_at: Millis,
@@ -103,6 +112,13 @@ impl From<&ChannelRecord> for ChannelView {
             },
             rate_limits: r.settings.rate_limits(),
             attribute_keys: r.attribute_keys.clone(),
+            permissions: match &r.settings {
+                ChannelSettings::Messenger(m) => Some(serde_json::json!({
+                    "human_agent": m.human_agent_permission,
+                    "utility_messaging": m.utility_messaging_permission,
+                })),
+                ChannelSettings::Telegram(_) => None,
+            },
             alert: r.alert.clone(),
             created_at: r.created_at,
         }
@@ -142,6 +158,8 @@ fn validate(req: CreateChannel) -> ApiResult<NewChannel> {
             verify_token,
             default_reply,
             rate_limits: limits,
+            human_agent_permission,
+            utility_messaging_permission,
         } => {
             if page_id.is_empty() || !page_id.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(invalid("page_id", "a page id is a string of digits"));
@@ -156,6 +174,8 @@ fn validate(req: CreateChannel) -> ApiResult<NewChannel> {
                     app_secret: required("app_secret", app_secret)?,
                     verify_token: required("verify_token", verify_token)?,
                     rate_limits: rate_limits(limits)?,
+                    human_agent_permission,
+                    utility_messaging_permission,
                 }),
             })
         }
