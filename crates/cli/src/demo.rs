@@ -260,26 +260,14 @@ async fn play_script(emulator: &EmulatorHandle, store: &Store) -> anyhow::Result
         r.status,
     );
     settle(store).await;
-    let r = emulator
-        .messenger_user_event(
-            PAGE_ID,
-            ANN,
-            json!({"message": {"text": "Find a gift", "quick_reply": {"payload": "GIFT_FINDER"}}}),
-        )
-        .await;
+    let r = tap_quick_reply(emulator, "Find a gift", "GIFT_FINDER").await;
     step(
         "Ann (Messenger)",
         "taps \"Find a gift\": the gift-finder bot starts",
         r.status,
     );
     settle(store).await;
-    let r = emulator
-        .messenger_user_event(
-            PAGE_ID,
-            ANN,
-            json!({"message": {"text": "Mum", "quick_reply": {"payload": "WHO_MUM"}}}),
-        )
-        .await;
+    let r = tap_quick_reply(emulator, "Mum", "WHO_MUM").await;
     step("Ann (Messenger)", "taps \"Mum\"", r.status);
     settle(store).await;
     let r = emulator
@@ -291,13 +279,7 @@ async fn play_script(emulator: &EmulatorHandle, store: &Store) -> anyhow::Result
         r.status,
     );
     settle(store).await;
-    let r = emulator
-        .messenger_user_event(
-            PAGE_ID,
-            ANN,
-            json!({"message": {"text": "No, thanks", "quick_reply": {"payload": "MORE_NO"}}}),
-        )
-        .await;
+    let r = tap_quick_reply(emulator, "No, thanks", "MORE_NO").await;
     step(
         "Ann (Messenger)",
         "taps \"No, thanks\": the bot says goodbye",
@@ -373,6 +355,21 @@ async fn play_script(emulator: &EmulatorHandle, store: &Store) -> anyhow::Result
     // Give delivery/read receipts from the emulator a moment to arrive.
     tokio::time::sleep(Duration::from_millis(300)).await;
     Ok(())
+}
+
+/// Ann taps one of the quick replies a message offered her.
+async fn tap_quick_reply(
+    emulator: &EmulatorHandle,
+    title: &str,
+    payload: &str,
+) -> switchboard_emulator::DeliveryResult {
+    emulator
+        .messenger_user_event(
+            PAGE_ID,
+            ANN,
+            json!({"message": {"text": title, "quick_reply": {"payload": payload}}}),
+        )
+        .await
 }
 
 /// Waits until every automatic answer is decided and sent (10 s at most).

@@ -51,16 +51,7 @@ pub async fn send(
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let req: SendRequest = parse_json(&body)?;
-    let message = match (req.text, req.message) {
-        (Some(text), None) => OutgoingMessage::text(text),
-        (None, Some(message)) => message,
-        _ => {
-            return Err(ApiError::Invalid {
-                field: "text",
-                message: "give exactly one of `text` and `message`".into(),
-            });
-        }
-    };
+    let message = one_message(req.text, req.message)?;
     let draft = Draft {
         message,
         author: AuthorKind::Agent,
@@ -112,16 +103,7 @@ pub async fn lint_endpoint(
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
     let req: LintRequest = parse_json(&body)?;
-    let message = match (req.text, req.message) {
-        (Some(text), None) => OutgoingMessage::text(text),
-        (None, Some(message)) => message,
-        _ => {
-            return Err(ApiError::Invalid {
-                field: "text",
-                message: "give exactly one of `text` and `message`".into(),
-            });
-        }
-    };
+    let message = one_message(req.text, req.message)?;
     let mut template_errors = Vec::new();
     for (field, text) in message.visible_texts() {
         if let Err(errors) = Template::parse_checked(text, &Variables::builtins()) {
@@ -148,4 +130,19 @@ pub async fn lint_endpoint(
         "violations": violations,
         "findings": findings,
     })))
+}
+
+/// A request gives a plain `text` or a rich `message`, never both.
+fn one_message(
+    text: Option<String>,
+    message: Option<OutgoingMessage>,
+) -> ApiResult<OutgoingMessage> {
+    match (text, message) {
+        (Some(text), None) => Ok(OutgoingMessage::text(text)),
+        (None, Some(message)) => Ok(message),
+        _ => Err(ApiError::Invalid {
+            field: "text",
+            message: "give exactly one of `text` and `message`".into(),
+        }),
+    }
 }
