@@ -395,3 +395,173 @@ async fn invalid_automations_are_refused_with_the_field_named(db: TestDatabase) 
     assert_eq!(got["saved"], false);
     app.stop().await;
 }
+
+mod bots {
+    //! The shipped gift-finder bot, end to end, and a rule that calls a signed webhook.
+
+    use std::sync::{Arc, Mutex};
+
+    use axum::body::Bytes;
+    use axum::http::HeaderMap;
+    use hmac::{Hmac, KeyInit, Mac};
+    use sha2::Sha256;
+    use switchboard_domain::{ChannelId, ContactId};
+
+    use super::*;
+
+    on_both_backends!(
+        the_gift_finder_asks_captures_suggests_a_carousel_and_closes_politely,
+        a_rule_calls_a_webhook_signed_with_the_channels_secret,
+    );
+
+    async fn tap(app: &TestApp, title: &str, payload: &str) {
+        let r = app
+            .emulator
+            .messenger_user_event(
+                PAGE,
+                GIULIA,
+                json!({"message": {"text": title, "quick_reply": {"payload": payload}}}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+
+    async fn the_gift_finder_asks_captures_suggests_a_carousel_and_closes_politely(
+        db: TestDatabase,
+    ) {
+        let app = spawn_app(db).await;
+        let page = app.connect_page(PAGE).await;
+        let flow = switchboard_automation::flow::gift_finder();
+        set_automations(&app, &page, json!({"flows": [flow]})).await;
+        app.emulator.messenger_set_user_profile(
+            PAGE,
+            GIULIA,
+            MessengerUserProfile {
+                first_name: "Giulia".into(),
+                last_name: "Rossi".into(),
+                ..Default::default()
+            },
+        );
+
+        app.emulator
+            .messenger_user_sends_text(PAGE, GIULIA, "I need a gift idea")
+            .await;
+        app.settled_messages(&page, GIULIA).await;
+        tap(&app, "Mum", "WHO_MUM").await;
+        app.settled_messages(&page, GIULIA).await;
+        app.emulator
+            .messenger_user_sends_text(PAGE, GIULIA, "around 40 euros")
+            .await;
+        app.settled_messages(&page, GIULIA).await;
+        tap(&app, "No, thanks", "MORE_NO").await;
+        let messages = app.settled_messages(&page, GIULIA).await;
+
+        let sends: Vec<Value> = app
+            .sends(Platform::Messenger)
+            .into_iter()
+            .map(|c| c.request["message"].clone())
+            .collect();
+        assert_eq!(sends.len(), 5, "{sends:#?}");
+        assert_eq!(sends[0]["text"], "Hi Giulia! Who is the gift for?");
+        assert_eq!(sends[0]["quick_replies"].as_array().unwrap().len(), 3);
+        assert_eq!(
+            sends[1]["text"],
+            "Lovely. What is your budget for mum? Tap one or type an amount."
+        );
+        let carousel = &sends[2]["attachment"]["payload"];
+        assert_eq!(carousel["template_type"], "generic");
+        assert_eq!(carousel["elements"].as_array().unwrap().len(), 3);
+        assert_eq!(carousel["elements"][0]["title"], "Ceramic mug");
+        assert_eq!(
+            sends[3]["text"],
+            "Is there anything else I can help you with?"
+        );
+        assert_eq!(sends[4]["text"], "Thank you, and happy gifting! 🎁");
+
+        // Every bot message is in the conversation, authored by the bot.
+        let bot_messages: Vec<&Value> = messages
+            .iter()
+            .filter(|m| m["direction"] == "out")
+            .collect();
+        assert_eq!(bot_messages.len(), 5);
+        assert!(bot_messages.iter().all(|m| m["author_kind"] == "bot"));
+
+        // The answers were captured on the contact, and it was tagged.
+        let contact = app.contacts(&page).await[0].clone();
+        assert_eq!(
+            contact["attributes"],
+            json!({"budget": "40", "gift_for": "mum"})
+        );
+        let tags = app
+            .server
+            .store
+            .contact_tags(ContactId(contact["id"].as_i64().unwrap()))
+            .await
+            .unwrap();
+        assert!(tags.contains("gift-finder"), "{tags:?}");
+        // The flow ended: the next message is not taken as an answer to the bot.
+        let (_, conversations) = app
+            .get_api(&format!("/api/v1/conversations?channel_id={}", page.id))
+            .await;
+        assert_eq!(conversations[0]["status"], "open");
+        let _ = ChannelId(page.id);
+        app.stop().await;
+    }
+
+    async fn a_rule_calls_a_webhook_signed_with_the_channels_secret(db: TestDatabase) {
+        let app = spawn_app(db).await;
+        let bot = app.connect_bot(BOT, "webhook").await;
+        // A local receiver standing in for the business's CRM.
+        let received: Arc<Mutex<Vec<(HeaderMap, Bytes)>>> = Arc::default();
+        let sink = received.clone();
+        let router = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+                let sink = sink.clone();
+                async move {
+                    sink.lock().unwrap().push((headers, body));
+                    "ok"
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router).await });
+
+        let saved = set_automations(
+            &app,
+            &bot,
+            json!({"rules": [{"id": "lead", "trigger": "message_received",
+                "conditions": [{"type": "text_contains", "any_of": ["wholesale"]}],
+                "actions": [{"type": "add_tag", "tag": "lead"}, {"type": "call_webhook", "url": url},
+                            {"type": "send_message", "message": text("Our wholesale team will write to you today.")}]}]}),
+        )
+        .await;
+        let secret = saved["webhook_secret"]
+            .as_str()
+            .expect("shown once")
+            .to_owned();
+        let (_, again) = app
+            .get_api(&format!("/api/v1/channels/{}/automations", bot.id))
+            .await;
+        assert!(!again.to_string().contains(&secret), "never shown again");
+
+        app.emulator
+            .telegram_user_sends_text(
+                BOT,
+                TelegramUser::new(506, "Dewi"),
+                "Do you sell wholesale?",
+            )
+            .await;
+        wait_for_text(&app, Platform::Telegram, "wholesale team").await;
+        let (headers, body) =
+            wait_for(|| async { received.lock().unwrap().first().cloned() }).await;
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(&body);
+        let expected = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+        assert_eq!(headers["x-switchboard-signature"], expected.as_str());
+        let event: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(event["event"]["content"]["text"], "Do you sell wholesale?");
+        app.stop().await;
+    }
+}
