@@ -565,3 +565,64 @@ mod bots {
         app.stop().await;
     }
 }
+
+mod routing {
+    //! Conversation routing on Messenger: when another app (the Page inbox, a CRM) takes the
+    //! thread, Switchboard's automations step back; when control is passed back, they resume.
+
+    use super::*;
+
+    on_both_backends!(another_app_taking_the_thread_silences_automations_until_it_passes_back);
+
+    async fn another_app_taking_the_thread_silences_automations_until_it_passes_back(
+        db: TestDatabase,
+    ) {
+        let app = spawn_app(db).await;
+        let page = app.connect_page(PAGE).await;
+        app.emulator.messenger_register_user(PAGE, GIULIA);
+        app.emulator
+            .messenger_user_sends_text(PAGE, GIULIA, "hello")
+            .await;
+        app.settled_messages(&page, GIULIA).await;
+        assert_eq!(app.sends(Platform::Messenger).len(), 1, "the default reply");
+
+        let took = app
+            .emulator
+            .messenger_user_event(
+                PAGE,
+                GIULIA,
+                json!({"take_thread_control": {"previous_owner_app_id": "1234", "metadata": "agent"}}),
+            )
+            .await;
+        assert_eq!(took.status, 200);
+        app.settled_messages(&page, GIULIA).await;
+        app.emulator
+            .messenger_user_sends_text(PAGE, GIULIA, "is anyone there?")
+            .await;
+        app.settled_messages(&page, GIULIA).await;
+        assert_eq!(
+            app.sends(Platform::Messenger).len(),
+            1,
+            "silent while another app owns the thread"
+        );
+
+        app.emulator
+            .messenger_user_event(
+                PAGE,
+                GIULIA,
+                json!({"pass_thread_control": {"new_owner_app_id": "5678", "metadata": "done"}}),
+            )
+            .await;
+        app.settled_messages(&page, GIULIA).await;
+        app.emulator
+            .messenger_user_sends_text(PAGE, GIULIA, "thanks, one more question")
+            .await;
+        app.settled_messages(&page, GIULIA).await;
+        assert_eq!(
+            app.sends(Platform::Messenger).len(),
+            2,
+            "automations answer again"
+        );
+        app.stop().await;
+    }
+}
