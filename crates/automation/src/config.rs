@@ -312,3 +312,67 @@ fn without_back_at(m: &Localized<OutgoingMessage>) -> Localized<OutgoingMessage>
             .collect(),
     }
 }
+
+impl ChannelAutomations {
+    /// Every message these automations can send, with its field path and the locale key of the
+    /// variant (`default`, `it`, …): what is linted and template-checked when they are saved.
+    pub fn messages(&self) -> Vec<(String, &str, &OutgoingMessage)> {
+        let mut out = Vec::new();
+        fn push<'a>(
+            out: &mut Vec<(String, &'a str, &'a OutgoingMessage)>,
+            path: String,
+            m: &'a Localized<OutgoingMessage>,
+        ) {
+            for (key, variant) in m.variants() {
+                out.push((
+                    format!("{path}.{}", Localized::<()>::path_of(key)),
+                    key,
+                    variant,
+                ));
+            }
+        }
+        for (name, auto) in [
+            ("welcome", &self.welcome),
+            ("goodbye", &self.goodbye),
+            ("instant_reply", &self.instant_reply),
+            ("default_reply", &self.default_reply),
+            ("away", &self.away),
+        ] {
+            if let Some(m) = &auto.message {
+                push(&mut out, format!("{name}.message"), m);
+            }
+        }
+        if let Some(m) = &self.handover.message {
+            push(&mut out, "handover.message".into(), m);
+        }
+        for (i, entry) in self.faq.entries.iter().enumerate() {
+            push(&mut out, format!("faq[{i}].answer"), &entry.answer);
+        }
+        for (i, rule) in self.rules.iter().enumerate() {
+            for (j, action) in rule.actions.iter().enumerate() {
+                if let crate::rules::Action::SendMessage { message } = action {
+                    push(
+                        &mut out,
+                        format!("rules[{i}].actions[{j}].message"),
+                        message,
+                    );
+                }
+            }
+        }
+        for (i, flow) in self.flows.iter().enumerate() {
+            for (id, node) in &flow.nodes {
+                let message = match node {
+                    crate::flow::Node::Say { message, .. }
+                    | crate::flow::Node::Ask { message, .. } => Some(message),
+                    crate::flow::Node::HandOver { message }
+                    | crate::flow::Node::End { message } => message.as_ref(),
+                    crate::flow::Node::Act { .. } => None,
+                };
+                if let Some(m) = message {
+                    push(&mut out, format!("flows[{i}].nodes.{id}.message"), m);
+                }
+            }
+        }
+        out
+    }
+}

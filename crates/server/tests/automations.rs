@@ -388,11 +388,46 @@ async fn invalid_automations_are_refused_with_the_field_named(db: TestDatabase) 
         fields.contains(&"rules[0].actions[0].flow_id"),
         "{fields:?}"
     );
+    // An unknown placeholder is refused at save time, with the field, not shown to a customer.
+    let (status, body) = app
+        .send_api(
+            Method::PUT,
+            &format!("/api/v1/channels/{}/automations", bot.id),
+            json!({"welcome": {"enabled": true, "message": text("Welcome {{frist_name}}!")}}),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(
+        body["error"]["errors"][0]["field"], "welcome.message.default.text",
+        "{body}"
+    );
+    assert!(
+        body["error"]["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("first_name")
+    );
     // Nothing was saved.
     let (_, got) = app
         .get_api(&format!("/api/v1/channels/{}/automations", bot.id))
         .await;
     assert_eq!(got["saved"], false);
+    // Misspellings are linted in the variant's language and come back as warnings.
+    let saved = set_automations(
+        &app,
+        &bot,
+        json!({"welcome": {"enabled": true, "message": {
+            "default": {"type": "text", "text": "Welcome! Ask us anything."},
+            "locales": {"it": {"type": "text", "text": "Benvenuto! Chiedeteci qualsiasi cosa, grazzie."}}}}}),
+    )
+    .await;
+    let lint = saved["lint"].as_array().unwrap();
+    assert!(
+        lint.iter()
+            .any(|f| f["field"] == "welcome.message.locales.it.text"
+                && f["kind"]["word"] == "grazzie"),
+        "{saved}"
+    );
     app.stop().await;
 }
 

@@ -12,15 +12,18 @@ use axum::extract::State;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use switchboard_automation::FieldError;
-use switchboard_automation::config::{ChannelAutomations, GET_STARTED_PAYLOAD};
+use switchboard_automation::config::{BACK_AT, ChannelAutomations, GET_STARTED_PAYLOAD};
 use switchboard_automation::flow::Node;
 use switchboard_automation::rules::Action;
 use switchboard_channels::messenger::PageProfile;
 use switchboard_domain::ChannelId;
+use switchboard_domain::template::{AttributeKey, PersonalisationContext, Template, Variables};
+use switchboard_lint::Severity;
 
 use super::parse_json;
 use crate::app::{AppState, Id};
 use crate::auth::Admin;
+use crate::compose::{FieldFinding, personalise};
 use crate::error::{ApiError, ApiResult};
 use crate::registry::{LiveChannel, PlatformClient};
 
@@ -97,6 +100,7 @@ async fn save(
     let mut keys: BTreeSet<String> = channel.record.attribute_keys.iter().cloned().collect();
     keys.extend(written_attributes(&config));
     let keys: Vec<String> = keys.into_iter().collect();
+    let findings = check_texts(state, &channel, &config, &keys).await?;
     if keys != channel.record.attribute_keys {
         state.store.set_attribute_keys(channel_id, &keys).await?;
     }
@@ -113,12 +117,82 @@ async fn save(
         "automations": &*live.automations,
         "version": version,
         "sync": sync,
+        "lint": findings,
     });
     if first_save {
         // Shown once, like an API key: it signs the outgoing webhooks of `call_webhook` actions.
         body["webhook_secret"] = json!(secret);
     }
     Ok(Json(body))
+}
+
+/// Every message the automations can send: its templates must name only known variables (an
+/// unknown one is an error now, never a literal `{{…}}` in a chat later), and its texts are
+/// linted in their locale's language — errors block the save, warnings come back with it.
+async fn check_texts(
+    state: &AppState,
+    channel: &LiveChannel,
+    config: &ChannelAutomations,
+    attribute_keys: &[String],
+) -> ApiResult<Vec<FieldFinding>> {
+    let variables = Variables::with_attributes(
+        attribute_keys
+            .iter()
+            .filter_map(|k| AttributeKey::parse(k).ok()),
+    );
+    let composer = state.composer();
+    let mut errors = Vec::new();
+    let mut findings = Vec::new();
+    for (path, locale, message) in config.messages() {
+        // The away message's `{{back_at}}` is filled by the engine, not a template variable.
+        let message = message
+            .map_texts(|_, t| Ok::<_, ()>(t.replace(BACK_AT, "tomorrow at 09:00")))
+            .unwrap_or_else(|_| message.clone());
+        let mut parsed = true;
+        for (field, text) in message.visible_texts() {
+            if let Err(template_errors) = Template::parse_checked(text, &variables) {
+                parsed = false;
+                errors.push(FieldError::new(
+                    format!("{path}.{field}"),
+                    template_errors
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                ));
+            }
+        }
+        if !parsed {
+            continue;
+        }
+        // Linted as a person without a name would see it: fallbacks filled in.
+        let Ok(rendered) = personalise(&message, &variables, &PersonalisationContext::default())
+        else {
+            continue;
+        };
+        let language = (locale != "default").then(|| locale.to_owned());
+        for mut f in composer
+            .lint(&rendered, channel.record.kind, language, false)
+            .await?
+        {
+            f.field = format!("{path}.{}", f.field);
+            findings.push(f);
+        }
+    }
+    if !errors.is_empty() {
+        return Err(invalid(errors));
+    }
+    if findings
+        .iter()
+        .any(|f| f.finding.severity == Severity::Error)
+    {
+        return Err(ApiError::Unprocessable {
+            code: "lint_failed",
+            message: "an automatic message has errors that block saving".into(),
+            details: json!({ "findings": findings }),
+        });
+    }
+    Ok(findings)
 }
 
 fn invalid(errors: Vec<FieldError>) -> ApiError {
