@@ -46,6 +46,9 @@ const MARK_FAILED_DELAY_MS: i64 = 1_000;
 /// How often an idle worker looks for due retries and other nodes' work.
 const IDLE_POLL: Duration = Duration::from_millis(250);
 const RECOVERY_INTERVAL: Duration = Duration::from_secs(5);
+/// How often a node says it is alive, and how long without a heartbeat counts as gone.
+const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(2);
+const NODE_LIVENESS_MS: i64 = 7_000;
 /// A send whose slot opens within this is waited for in place; later ones go back to the queue.
 const INLINE_WAIT: Duration = Duration::from_millis(100);
 /// Pause after a rate-limit answer that did not say how long to wait.
@@ -88,8 +91,24 @@ impl Dispatcher {
         for _ in 0..BULK_WORKERS {
             tasks.spawn(self.clone().work(Lane::Bulk));
         }
+        tasks.spawn(self.clone().heartbeat());
         tasks.spawn(self.recover_periodically());
         tasks
+    }
+
+    /// Tells the database this node is alive, and learns how many share the channels' rates.
+    async fn heartbeat(self) {
+        loop {
+            match self
+                .store
+                .heartbeat(&self.node_id, Millis::now(), NODE_LIVENESS_MS)
+                .await
+            {
+                Ok(n) => self.pacer.set_live_nodes(n),
+                Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
+            }
+            tokio::time::sleep(HEARTBEAT_INTERVAL).await;
+        }
     }
 
     async fn recover_periodically(self) {

@@ -9,12 +9,14 @@
 //! offer: "when is the next slot" (to defer a row instead of holding it) and "pause until", and
 //! an explicit `now` keeps it testable without sleeping.
 //!
-//! State is per process. Several nodes on one PostgreSQL each pace on their own, so N nodes may
-//! together send up to N× a channel's rate: run one dispatching node per channel set, or divide
-//! the configured rate, until pacing moves into the database.
+//! Several nodes on one PostgreSQL share each channel's rate: every node heartbeats into the
+//! database and paces at `R / live nodes` (see [`Pacer::set_live_nodes`]), so together they stay
+//! under `R` without a database round trip per send. The price: a node that idles leaves its share
+//! unused, and for a heartbeat or two after a node joins the others still use the old share.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use switchboard_domain::{ChannelId, RateLimits};
@@ -30,6 +32,8 @@ pub enum Pace {
 #[derive(Default)]
 pub struct Pacer {
     channels: Mutex<HashMap<ChannelId, ChannelPace>>,
+    /// Nodes sharing the channels' rates, this one included (0 is read as 1).
+    live_nodes: AtomicU32,
 }
 
 struct ChannelPace {
@@ -45,6 +49,20 @@ const MAX_CATCH_UP: Duration = Duration::from_millis(2);
 const RECIPIENT_PRUNE_AT: usize = 10_000;
 
 impl Pacer {
+    /// How many nodes share the rates now (from the database heartbeat).
+    pub fn set_live_nodes(&self, n: u32) {
+        self.live_nodes.store(n.max(1), Ordering::Relaxed);
+    }
+
+    /// This node's share of a channel's limits.
+    fn share(&self, limits: RateLimits) -> RateLimits {
+        let n = f64::from(self.live_nodes.load(Ordering::Relaxed).max(1));
+        RateLimits {
+            per_second: limits.per_second / n,
+            per_recipient_per_second: limits.per_recipient_per_second.map(|r| r / n),
+        }
+    }
+
     /// Takes a send slot for `recipient` on `channel` if one is open at `now`.
     pub fn acquire(
         &self,
@@ -53,6 +71,7 @@ impl Pacer {
         recipient: &str,
         now: Instant,
     ) -> Pace {
+        let limits = self.share(limits);
         let mut channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
         let pace = channels.entry(channel).or_insert_with(|| ChannelPace {
             next_slot: now,
@@ -146,6 +165,28 @@ mod tests {
     use super::*;
 
     const CH: ChannelId = ChannelId(1);
+
+    #[test]
+    fn each_of_three_nodes_paces_at_a_third_of_the_rate() {
+        let pacer = Pacer::default();
+        pacer.set_live_nodes(3);
+        let start = Instant::now();
+        let mut now = start;
+        let mut sent = 0;
+        while now < start + Duration::from_secs(10) {
+            match pacer.acquire(CH, limits(30.0, None), "r", now) {
+                Pace::Go => sent += 1,
+                Pace::NotBefore(t) => now = t.max(now + Duration::from_micros(1)),
+            }
+        }
+        // 10/s for 10 s, give or take the first slot.
+        assert!((99..=101).contains(&sent), "{sent}");
+        pacer.set_live_nodes(0);
+        assert_eq!(
+            pacer.share(limits(30.0, Some(1.0))),
+            limits(30.0, Some(1.0))
+        );
+    }
 
     fn limits(per_second: f64, per_recipient: Option<f64>) -> RateLimits {
         RateLimits::parse(per_second, per_recipient).unwrap()

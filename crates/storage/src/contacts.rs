@@ -187,3 +187,24 @@ impl Store {
         Ok(())
     }
 }
+
+impl Store {
+    /// Records that `node` is alive and returns how many nodes were seen within `window_ms`
+    /// (this one included).
+    pub async fn heartbeat(&self, node: &str, now: Millis, window_ms: i64) -> Result<u32> {
+        sqlx::query(
+            "INSERT INTO nodes (node_id, last_seen) VALUES ($1, $2)
+             ON CONFLICT (node_id) DO UPDATE SET last_seen = excluded.last_seen",
+        )
+        .bind(node)
+        .bind(now.0)
+        .execute(&self.write)
+        .await?;
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM nodes WHERE last_seen > $1")
+            .bind(now.0 - window_ms)
+            .fetch_one(&self.read)
+            .await?;
+        let n: i64 = get(&row, "n")?;
+        Ok(u32::try_from(n).unwrap_or(u32::MAX).max(1))
+    }
+}

@@ -146,4 +146,5 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "automations",
         include_str!("../migrations/0006_automations.sql"),
     ),
+    (7, "nodes", include_str!("../migrations/0007_nodes.sql")),
 ];

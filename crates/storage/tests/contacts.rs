@@ -235,7 +235,36 @@ async fn attribute_keys_are_declared_per_channel(db: TestDatabase) {
     ));
 }
 
+async fn live_nodes_are_counted_by_heartbeat(db: TestDatabase) {
+    let store = db.open().await;
+    let t = Millis(1_800_000_000_000);
+    assert_eq!(store.heartbeat("a", t, 10_000).await.unwrap(), 1);
+    assert_eq!(
+        store
+            .heartbeat("b", t.plus_millis(1_000), 10_000)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        store
+            .heartbeat("a", t.plus_millis(2_000), 10_000)
+            .await
+            .unwrap(),
+        2
+    );
+    // "b" stopped beating: after the window only "a" counts.
+    assert_eq!(
+        store
+            .heartbeat("a", t.plus_millis(12_000), 10_000)
+            .await
+            .unwrap(),
+        1
+    );
+}
+
 on_both_backends!(
+    live_nodes_are_counted_by_heartbeat,
     subscription_changes_once_and_is_read_back,
     attributes_merge_and_remove,
     profiles_are_fetched_once_and_keep_known_names,
