@@ -20,7 +20,8 @@ use switchboard_domain::{ChannelKind, InboundEvent, Millis, ThreadControl};
 use switchboard_storage::{
     Applied, AutomationChanges, AutomationJob, AutomationSubject, Lane, Store,
 };
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore};
+use tokio::task::JoinSet;
 
 use crate::compose::{ComposeError, Composer, Draft};
 use crate::profiles::fetch_profile;
@@ -28,11 +29,22 @@ use crate::registry::{ChannelRegistry, LiveChannel, PlatformClient};
 
 /// Events decided per claim.
 const CLAIM_BATCH: i64 = 64;
+/// People whose events are decided at the same time.
+const CONCURRENT_DECISIONS: usize = 32;
 const LEASE: Duration = Duration::from_secs(30);
 const IDLE_POLL: Duration = Duration::from_millis(250);
 const RECOVERY_INTERVAL: Duration = Duration::from_secs(5);
 /// How long a new Messenger person's first answer waits for their profile.
 const PROFILE_WAIT: Duration = Duration::from_secs(2);
+
+/// One event's decision, ready to be written.
+struct Decision {
+    job: AutomationJob,
+    subject: AutomationSubject,
+    changes: AutomationChanges,
+    webhooks: Vec<String>,
+    channel: Arc<LiveChannel>,
+}
 
 #[derive(Clone)]
 pub struct AutomationWorker {
@@ -67,11 +79,7 @@ impl AutomationWorker {
                 .await
             {
                 Ok(jobs) if !jobs.is_empty() => {
-                    let mut queued = false;
-                    for job in jobs {
-                        queued |= self.handle(&job).await;
-                    }
-                    if queued {
+                    if self.handle_all(jobs).await {
                         self.wake.notify_waiters();
                     }
                 }
@@ -86,19 +94,57 @@ impl AutomationWorker {
         }
     }
 
-    /// Decides and applies one event. Returns whether messages were queued.
-    async fn handle(&self, job: &AutomationJob) -> bool {
-        match self.decide_and_apply(job).await {
-            Ok(queued) => queued,
-            Err(e) => {
-                tracing::warn!(event = job.event_id, error = %e, "automation failed; will retry");
-                // Left claimed: the lease expires and recovery hands it back.
-                false
+    /// Decides a batch (one event per person) concurrently — reads, profile fetches and
+    /// composing — then writes every decision in one transaction.
+    async fn handle_all(&self, jobs: Vec<AutomationJob>) -> bool {
+        let limit = Arc::new(Semaphore::new(CONCURRENT_DECISIONS));
+        let mut tasks = JoinSet::new();
+        for job in jobs {
+            let (this, limit) = (self.clone(), limit.clone());
+            tasks.spawn(async move {
+                let _permit = limit.acquire().await.ok()?;
+                match this.decide(&job).await {
+                    Ok(decision) => decision,
+                    Err(e) => {
+                        // Left claimed: the lease expires and recovery hands it back.
+                        tracing::warn!(event = job.event_id, error = %e, "automation failed; will retry");
+                        None
+                    }
+                }
+            });
+        }
+        let mut decisions = Vec::new();
+        while let Some(done) = tasks.join_next().await {
+            if let Ok(Some(decision)) = done {
+                decisions.push(decision);
             }
         }
+        if decisions.is_empty() {
+            return false;
+        }
+        let batch: Vec<_> = decisions
+            .iter()
+            .map(|d| (&d.job, &d.subject, &d.changes))
+            .collect();
+        let applied = match self.store.apply_automations(&self.node_id, &batch).await {
+            Ok(applied) => applied,
+            Err(e) => {
+                tracing::warn!(error = %e, "writing automation decisions failed; will retry");
+                return false;
+            }
+        };
+        let mut queued = false;
+        for (decision, applied) in decisions.into_iter().zip(applied) {
+            if let Applied::Done { queued: ids } = applied {
+                queued |= !ids.is_empty();
+                self.after_commit(&decision.channel, &decision.job, decision.webhooks);
+            }
+        }
+        queued
     }
 
-    async fn decide_and_apply(&self, job: &AutomationJob) -> anyhow::Result<bool> {
+    /// Decides one event; `None` when there is nothing to decide (the event is marked done).
+    async fn decide(&self, job: &AutomationJob) -> anyhow::Result<Option<Decision>> {
         let channel = self.registry.get(job.channel_id).await?;
         let subject = self
             .store
@@ -126,7 +172,7 @@ impl AutomationWorker {
                     self.store
                         .skip_automation(job.event_id, &self.node_id)
                         .await?;
-                    return Ok(false);
+                    return Ok(None);
                 };
                 let inbound = Inbound {
                     channel: channel.record.kind,
@@ -146,28 +192,17 @@ impl AutomationWorker {
                 engine::respond(&config, &inbound, &facts, &state, now)
             }
         };
-
-        let (changes, webhooks) = self.changes(&channel, &subject, &state, &outcome).await?;
-        let queued = !changes.messages.is_empty();
-        match self
-            .store
-            .apply_automation(&self.node_id, job, &subject, &changes)
-            .await?
-        {
-            Applied::Done { queued: ids } => {
-                if let Some(answer) = &outcome.answer {
-                    tracing::debug!(event = job.event_id, source = ?answer.source, messages = ids.len(), "automatic answer queued");
-                }
-            }
-            Applied::Conflict => {
-                self.store
-                    .release_automation(job.event_id, &self.node_id)
-                    .await?;
-                return Ok(false);
-            }
+        if let Some(answer) = &outcome.answer {
+            tracing::debug!(event = job.event_id, source = ?answer.source, "automatic answer decided");
         }
-        self.after_commit(&channel, job, webhooks);
-        Ok(queued)
+        let (changes, webhooks) = self.changes(&channel, &subject, &state, &outcome).await?;
+        Ok(Some(Decision {
+            job: job.clone(),
+            subject,
+            changes,
+            webhooks,
+            channel,
+        }))
     }
 
     /// Turns the engine's outcome into rows: messages composed through the one send path, and

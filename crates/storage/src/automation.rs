@@ -1,9 +1,10 @@
 //! The automation queue: inbound events people caused wait here until the automation worker has
 //! decided and applied its answer — exactly once, in order per person.
 //!
-//! Claiming follows the outbox (one statement, a lease, `SKIP LOCKED` on PostgreSQL). An event is
-//! not claimed while an earlier event of the same person is claimed elsewhere, so one person's
-//! events are handled in the order they arrived. Applying is one transaction: the answer is
+//! Claiming follows the outbox (one statement, a lease, `SKIP LOCKED` on PostgreSQL). Only a
+//! person's oldest open event is claimable, so one person's events are decided one after another,
+//! in the order they arrived, and a batch holds at most one event per person: its decisions are
+//! independent and can be written in one transaction. Applying is one transaction: the answer is
 //! queued, the effects written and the event marked `done` together, so a crash either loses
 //! nothing (the lease expires and the event is decided again) or did everything.
 
@@ -86,7 +87,8 @@ impl Store {
                  SELECT e.id FROM events e
                  WHERE e.automation = 'pending'
                    AND NOT EXISTS (SELECT 1 FROM events p
-                                   WHERE p.contact_id = e.contact_id AND p.automation = 'claimed' AND p.id < e.id)
+                                   WHERE p.contact_id = e.contact_id AND p.automation IN ('pending', 'claimed')
+                                     AND p.id < e.id)
                  ORDER BY e.id LIMIT $3 {})
              RETURNING id, channel_id, contact_id, payload, occurred_at",
             self.backend.skip_locked()
@@ -229,7 +231,7 @@ impl Store {
     }
 
     /// Applies one decision atomically, if the event is still ours and the conversation's
-    /// automation state is still `expected_state`.
+    /// automation state is still the one it was decided on.
     pub async fn apply_automation(
         &self,
         worker: &str,
@@ -237,14 +239,49 @@ impl Store {
         subject: &AutomationSubject,
         changes: &AutomationChanges,
     ) -> Result<Applied> {
-        let now = Millis::now();
+        let mut applied = self
+            .apply_automations(worker, &[(job, subject, changes)])
+            .await?;
+        Ok(applied.pop().unwrap_or(Applied::Conflict))
+    }
+
+    /// Applies a batch of decisions (one per person) in one transaction: one commit for the lot,
+    /// which is what keeps automations from starving webhook ingest of the single SQLite
+    /// writer. Each decision still stands or falls on its own: a decision whose event is no
+    /// longer ours, or whose conversation changed meanwhile, writes nothing and comes back as
+    /// `Conflict` (its event given back to be decided again).
+    pub async fn apply_automations(
+        &self,
+        worker: &str,
+        decisions: &[(&AutomationJob, &AutomationSubject, &AutomationChanges)],
+    ) -> Result<Vec<Applied>> {
         let mut tx = self.write.begin().await?;
+        let mut results = Vec::with_capacity(decisions.len());
+        for (job, subject, changes) in decisions {
+            results.push(
+                self.apply_in(&mut tx, worker, job, subject, changes)
+                    .await?,
+            );
+        }
+        tx.commit().await?;
+        Ok(results)
+    }
+
+    async fn apply_in(
+        &self,
+        tx: &mut crate::ingest::Tx,
+        worker: &str,
+        job: &AutomationJob,
+        subject: &AutomationSubject,
+        changes: &AutomationChanges,
+    ) -> Result<Applied> {
+        let now = Millis::now();
         let ours = sqlx::query(
             "UPDATE events SET automation = 'done' WHERE id = $1 AND automation = 'claimed' AND automation_claimed_by = $2",
         )
         .bind(job.event_id)
         .bind(worker)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         if ours.rows_affected() == 0 {
             return Ok(Applied::Conflict);
@@ -262,9 +299,16 @@ impl Store {
         .bind(changes.assignee.as_deref())
         .bind(subject.conversation_id.0)
         .bind(subject.state.as_str())
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         if state.rows_affected() == 0 {
+            // Decided on a state that changed meanwhile: give the event back, write nothing else.
+            sqlx::query(
+                "UPDATE events SET automation = 'pending', automation_claimed_by = NULL WHERE id = $1",
+            )
+            .bind(job.event_id)
+            .execute(&mut **tx)
+            .await?;
             return Ok(Applied::Conflict);
         }
         for tag in &changes.add_tags {
@@ -275,19 +319,19 @@ impl Store {
             .bind(job.contact_id.0)
             .bind(tag)
             .bind(now.0)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         }
         for tag in &changes.remove_tags {
             sqlx::query("DELETE FROM contact_tags WHERE contact_id = $1 AND tag = $2")
                 .bind(job.contact_id.0)
                 .bind(tag)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
         }
         let contact = sqlx::query("SELECT external_id, attributes FROM contacts WHERE id = $1")
             .bind(job.contact_id.0)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await?
             .ok_or(StoreError::NotFound)?;
         if !changes.set_attributes.is_empty() {
@@ -297,7 +341,7 @@ impl Store {
                 .bind(to_json(&attributes)?)
                 .bind(now.0)
                 .bind(job.contact_id.0)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
         }
         if let Some(subscribed) = changes.subscribed {
@@ -308,7 +352,7 @@ impl Store {
             .bind(i64::from(subscribed))
             .bind(now.0)
             .bind(job.contact_id.0)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         }
         let recipient: String = get(&contact, "external_id")?;
@@ -331,8 +375,7 @@ impl Store {
                 outbox: Some(&item.draft),
             })
             .collect();
-        let written = write_messages(&mut tx, self.backend, &rows, now).await?;
-        tx.commit().await?;
+        let written = write_messages(tx, self.backend, &rows, now).await?;
         Ok(Applied::Done {
             queued: written.into_iter().map(|w| w.0).collect(),
         })
