@@ -19,7 +19,10 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use switchboard_domain::{ChannelId, MessageId, Millis, SendError, SendErrorClass};
+use switchboard_domain::{
+    ChannelId, ChannelKind, MediaKind, MessageBody, MessageId, Millis, RateLimits, SendError,
+    SendErrorClass,
+};
 use switchboard_storage::{
     ChannelAlert, DispatchResult, Lane, OutboxJob, RetryPolicy, Store, StoreError,
 };
@@ -28,7 +31,7 @@ use tokio::task::JoinSet;
 
 use crate::delivery::deliver;
 use crate::pacing::{Pace, Pacer};
-use crate::registry::ChannelRegistry;
+use crate::registry::{ChannelRegistry, LiveChannel};
 
 /// How many rows one worker claims at a time.
 const CLAIM_BATCH: i64 = 256;
@@ -53,6 +56,8 @@ const NODE_LIVENESS_MS: i64 = 7_000;
 const INLINE_WAIT: Duration = Duration::from_millis(100);
 /// Pause after a rate-limit answer that did not say how long to wait.
 const RATE_LIMIT_BACKOFF: Duration = Duration::from_secs(5);
+/// Meta's limit for audio and video messages per page (protocols.md A13).
+const MESSENGER_AUDIO_VIDEO_PER_SECOND: f64 = 10.0;
 /// Pause after the platform rejected the channel's credentials.
 const AUTH_BROKEN_PAUSE: Duration = Duration::from_secs(60);
 
@@ -242,6 +247,25 @@ impl Dispatcher {
             }
         };
         let limits = channel.record.settings.rate_limits();
+        // Messenger allows audio and video only at 10/s per page (A13), within the page's rate:
+        // they take a slot of their own bucket first.
+        if let Some((bucket, av_limits)) = audio_video_bucket(&channel, &job) {
+            loop {
+                let now = Instant::now();
+                match self.pacer.acquire(bucket, av_limits, "", now) {
+                    Pace::Go => break,
+                    Pace::NotBefore(t) if t - now <= INLINE_WAIT => {
+                        tokio::time::sleep_until(t.into()).await
+                    }
+                    Pace::NotBefore(t) => {
+                        return not_called(DispatchResult::Deferred {
+                            message_id: job.message_id,
+                            run_at: millis_at(t),
+                        });
+                    }
+                }
+            }
+        }
         loop {
             let now = Instant::now();
             match self
@@ -539,6 +563,27 @@ async fn gather<T>(rx: &mut mpsc::UnboundedReceiver<T>, first: T) -> Vec<T> {
         group.push(next);
     }
     group
+}
+
+/// The separate bucket of a Messenger audio or video message: keyed by the page's id negated (row
+/// ids are positive, so it never meets a real channel), at 10/s.
+fn audio_video_bucket(channel: &LiveChannel, job: &OutboxJob) -> Option<(ChannelId, RateLimits)> {
+    if channel.record.kind != ChannelKind::Messenger {
+        return None;
+    }
+    let rich = job.content.rich.as_ref()?;
+    let MessageBody::Media { kind, .. } = &rich.body else {
+        return None;
+    };
+    matches!(kind, MediaKind::Audio | MediaKind::Video).then(|| {
+        (
+            ChannelId(-job.channel_id.0),
+            RateLimits {
+                per_second: MESSENGER_AUDIO_VIDEO_PER_SECOND,
+                per_recipient_per_second: None,
+            },
+        )
+    })
 }
 
 /// Wall-clock milliseconds for a monotonic instant (for `run_at` columns).

@@ -17,6 +17,7 @@ const BOT: &str = "7000000001:AAtestTOKEN_abc";
 on_both_backends!(
     a_telegram_flood_wait_pauses_telegram_only_and_is_honoured,
     a_channel_never_sends_faster_than_its_limit,
+    messenger_audio_goes_at_most_ten_per_second,
 );
 
 async fn a_telegram_flood_wait_pauses_telegram_only_and_is_honoured(db: TestDatabase) {
@@ -112,6 +113,65 @@ async fn a_channel_never_sends_faster_than_its_limit(db: TestDatabase) {
     assert!(
         per_second.values().all(|n| *n <= 5),
         "more than 5 in one second: {per_second:?} from {times:?}"
+    );
+    app.stop().await;
+}
+
+async fn messenger_audio_goes_at_most_ten_per_second(db: TestDatabase) {
+    let app = spawn_app(db).await;
+    let page = app.connect_page(PAGE).await;
+    let people: Vec<String> = (0..25).map(|i| format!("2400000000001{i:04}")).collect();
+    for psid in &people {
+        app.emulator
+            .messenger_user_sends_text(PAGE, psid, "hi")
+            .await;
+    }
+    for psid in &people {
+        app.settled_messages(&page, psid).await;
+    }
+    let res = app
+        .http
+        .post(format!(
+            "{}/api/v1/media?kind=audio&filename=jingle.mp3",
+            app.base
+        ))
+        .bearer_auth(ADMIN_TOKEN)
+        .header("content-type", "audio/mpeg")
+        .body(vec![0xFFu8, 0xFB, 0x90, 0x64, 1, 2, 3, 4])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 201);
+    let media: serde_json::Value = res.json().await.unwrap();
+    let (_, conversations) = app
+        .get_api(&format!("/api/v1/conversations?channel_id={}", page.id))
+        .await;
+    for c in conversations.as_array().unwrap() {
+        let (status, body) = app
+            .post_api(
+                &format!("/api/v1/conversations/{}/messages", c["id"]),
+                json!({"message": {"type": "media", "kind": "audio", "media": {"media_id": media["id"]}}}),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let calls = wait_for(|| async {
+        let audio: Vec<i64> = app
+            .sends(Platform::Messenger)
+            .iter()
+            .filter(|c| c.request["message"]["attachment"]["type"] == "audio")
+            .map(|c| c.at_ms)
+            .collect();
+        (audio.len() == 25).then_some(audio)
+    })
+    .await;
+    let mut per_second = std::collections::BTreeMap::new();
+    for t in &calls {
+        *per_second.entry(t / 1_000).or_insert(0) += 1;
+    }
+    assert!(
+        per_second.values().all(|n| *n <= 10),
+        "more than 10 audio messages in one second: {per_second:?}"
     );
     app.stop().await;
 }
