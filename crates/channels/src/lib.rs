@@ -38,12 +38,22 @@ pub use media::{Delivered, MediaInput, MediaSet};
 /// Only if the TLS backend cannot be initialised at all, which is a broken build rather than a
 /// runtime condition; it is called once at startup.
 pub fn http_client() -> reqwest::Client {
+    http_client_with_timeout(DEFAULT_REQUEST_TIMEOUT)
+}
+
+/// How long a platform call may take before we give up on its answer (30 s; Meta and Telegram
+/// answer in well under a second when healthy).
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// [`http_client`] with another request timeout. A call that times out after its request left
+/// is ambiguous (the platform may have delivered it), so the outbox records it `unknown`.
+pub fn http_client_with_timeout(request_timeout: Duration) -> reqwest::Client {
     // Err means a provider is already installed (by an earlier call or by the host program),
     // which is exactly the state we need.
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(30))
+        .timeout(request_timeout)
         .pool_max_idle_per_host(64)
         .tcp_nodelay(true)
         .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))

@@ -88,6 +88,10 @@ pub struct ServeArgs {
     /// Seconds a claimed outbox row stays leased to this node.
     #[arg(long, env = "SWITCHBOARD_OUTBOX_LEASE_SECS", default_value_t = 30)]
     outbox_lease_secs: u64,
+    /// Seconds a platform API call may take before its answer is given up on (the message then
+    /// becomes `unknown`: it may have been delivered, so it is never re-sent).
+    #[arg(long, env = "SWITCHBOARD_PLATFORM_TIMEOUT_SECS", default_value_t = 30)]
+    platform_timeout_secs: u64,
     /// Hunspell dictionaries for lint (English is built in).
     #[arg(long, env = "SWITCHBOARD_DICTIONARY_DIR")]
     dictionary_dir: Option<std::path::PathBuf>,
@@ -102,6 +106,7 @@ impl ServeArgs {
         c.public_url = self.public_url;
         c.node_id = self.node_id;
         c.outbox_lease = Duration::from_secs(self.outbox_lease_secs.max(1));
+        c.platform_timeout = Duration::from_secs(self.platform_timeout_secs.max(1));
         c.dictionary_dir = self.dictionary_dir;
         c
     }

@@ -215,7 +215,7 @@ impl Server {
             .node_id
             .clone()
             .unwrap_or_else(|| format!("{}@{addr}", hostname()));
-        let http = switchboard_channels::http_client();
+        let http = switchboard_channels::http_client_with_timeout(config.platform_timeout);
         let registry = ChannelRegistry::new(
             store.clone(),
             http,

@@ -28,6 +28,8 @@ pub struct ServerConfig {
     pub ingest_shards: Option<usize>,
     /// Where Hunspell dictionaries are read from (English is built in).
     pub dictionary_dir: Option<std::path::PathBuf>,
+    /// How long a platform API call may take before its answer is given up on.
+    pub platform_timeout: Duration,
     /// Longest wait of a webhook for its batch's commit before answering 503.
     pub ingest_timeout: Duration,
 }
@@ -47,6 +49,7 @@ impl ServerConfig {
             reply_workers: 2,
             ingest_shards: None,
             ingest_timeout: Duration::from_secs(4),
+            platform_timeout: switchboard_channels::DEFAULT_REQUEST_TIMEOUT,
             dictionary_dir: None,
         }
     }
