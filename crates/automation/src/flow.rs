@@ -34,12 +34,7 @@ pub struct Flow {
     pub nodes: BTreeMap<String, Node>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Persona {
-    pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub avatar_url: Option<String>,
-}
+pub use switchboard_domain::Persona;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FlowTriggers {
@@ -336,6 +331,14 @@ impl Flow {
             errors.push(FieldError::new(
                 "persona.name",
                 "a persona name is 1–64 characters",
+            ));
+        }
+        if let Some(url) = self.persona.as_ref().and_then(|p| p.avatar_url.as_deref())
+            && !url.starts_with("https://")
+        {
+            errors.push(FieldError::new(
+                "persona.avatar_url",
+                "the persona's picture must be an https:// URL (Meta fetches it)",
             ));
         }
         let link = |errors: &mut Vec<FieldError>, at: String, target: &Option<String>| {

@@ -54,6 +54,7 @@ async fn m_send(
             msg,
             &MessagingType::Response,
             Some("sb:1"),
+            None,
             media,
         )
         .await

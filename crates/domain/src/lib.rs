@@ -25,7 +25,7 @@ pub use event::{
 pub use ids::{
     ChannelId, ContactId, ConversationId, ExternalUserId, MessageId, Psid, TelegramChatId,
 };
-pub use message::{AuthorKind, Content, Direction, MessageStatus, MessageText, TextError};
+pub use message::{AuthorKind, Content, Direction, MessageStatus, MessageText, Persona, TextError};
 pub use rich::{
     Button, Card, MediaKind, MediaSource, MessageBody, OutgoingMessage, QuickReply, Violation,
 };

@@ -171,6 +171,20 @@ pub struct Content {
     /// plain-text summary for the inbox.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rich: Option<OutgoingMessage>,
+    /// Who a bot's message appears to come from (a flow's persona); `None` = the page or bot
+    /// itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persona: Option<Persona>,
+}
+
+/// A bot's face: a name and a picture, shown instead of the page's on Messenger (the Personas
+/// API). A Telegram bot has one identity, its own, so there the persona is not shown.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Persona {
+    pub name: String,
+    /// Messenger needs a picture to create a persona; without one the message goes as the page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar_url: Option<String>,
 }
 
 impl Content {

@@ -22,7 +22,7 @@ pub struct CallRecord {
     pub at_ms: i64,
     pub platform: Platform,
     /// Messenger: `messages`, `user_profile`, `messenger_profile`,
-    /// `message_attachments`, `subscribed_apps`, `page`, `unknown`.
+    /// `message_attachments`, `personas`, `subscribed_apps`, `page`, `unknown`.
     /// Telegram: the canonical method name (`sendMessage`), or the name as
     /// requested when the method does not exist.
     pub method: String,

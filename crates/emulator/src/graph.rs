@@ -1,5 +1,5 @@
 //! The Graph API subset: Send API, User Profile, Messenger Profile, attachment
-//! upload, subscribed_apps and the page node.
+//! upload, Personas, subscribed_apps and the page node.
 
 use std::sync::Arc;
 
@@ -36,6 +36,9 @@ enum Op {
     Subscribed {
         node: String,
     },
+    Personas {
+        node: String,
+    },
     /// GET of a bare node: the page itself or a user (profile).
     Node {
         id: String,
@@ -50,6 +53,7 @@ impl Op {
             Op::Attachments { .. } => "message_attachments",
             Op::Profile { .. } => "messenger_profile",
             Op::Subscribed { .. } => "subscribed_apps",
+            Op::Personas { .. } => "personas",
             Op::Node { id } if id == "me" || inner.m_read().pages.contains_key(id) => "page",
             Op::Node { .. } => "user_profile",
             Op::Unknown => "unknown",
@@ -84,6 +88,7 @@ fn classify(path: &str) -> Op {
                 "message_attachments" => Op::Attachments { node },
                 "messenger_profile" => Op::Profile { node },
                 "subscribed_apps" => Op::Subscribed { node },
+                "personas" => Op::Personas { node },
                 _ => Op::Unknown,
             }
         }
@@ -228,6 +233,10 @@ fn dispatch(
             check_node(&node)?;
             subscribed_apps(inner, http, page_id, p)
         }
+        Op::Personas { node } => {
+            check_node(&node)?;
+            personas(inner, http, page_id, p)
+        }
         Op::Node { id } => {
             if id == "me" || id == page_id {
                 Ok(json!({ "name": format!("Page {page_id}"), "id": page_id }))
@@ -328,6 +337,14 @@ fn send(inner: &Arc<Inner>, page_id: &str, p: &Map<String, Value>) -> Result<Val
         let Some(message) = message.as_ref() else {
             return Err(GraphErr::param("Must send either message or sender_action"));
         };
+        if let Some(persona) = p.get("persona_id").filter(|v| !v.is_null()) {
+            let known = as_id(persona).is_some_and(|id| page.personas.contains_key(&id));
+            if !known {
+                return Err(GraphErr::param(format_args!(
+                    "Param persona_id must be a persona of this page, got {persona}"
+                )));
+            }
+        }
         let info = validate_message(message, &page.attachments)?;
         let window = match (messaging_type, tag) {
             (_, Some(t)) if DEPRECATED_TAGS.contains(&t) => {
@@ -587,6 +604,55 @@ fn upload_attachment(
         page.attachments.insert(id.clone());
     }
     Ok(json!({ "attachment_id": id }))
+}
+
+/// `POST /{page}/personas` with `name` and `profile_picture_url` (both required) → `{id}`;
+/// `GET` lists them as `{data: [{id, name, profile_picture_url}]}`. A message sent with a
+/// `persona_id` the page does not own is refused with code 100.
+fn personas(
+    inner: &Inner,
+    http: &Method,
+    page_id: &str,
+    p: &Map<String, Value>,
+) -> Result<Value, GraphErr> {
+    if *http == Method::GET {
+        let m = inner.m_read();
+        let mut data: Vec<Value> = m
+            .pages
+            .get(page_id)
+            .map(|page| {
+                page.personas
+                    .iter()
+                    .map(|(id, (name, pic))| json!({"id": id, "name": name, "profile_picture_url": pic}))
+                    .collect()
+            })
+            .unwrap_or_default();
+        data.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
+        return Ok(json!({ "data": data }));
+    }
+    if *http != Method::POST {
+        return Err(GraphErr::param("Unsupported method on personas"));
+    }
+    let field = |key: &str| {
+        p.get(key)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+            .ok_or_else(|| GraphErr::param(format_args!("The parameter {key} is required")))
+    };
+    let name = field("name")?;
+    let picture = field("profile_picture_url")?;
+    if !(picture.starts_with("https://") || picture.starts_with("http://")) {
+        return Err(GraphErr::param(
+            "Param profile_picture_url must be a valid URL",
+        ));
+    }
+    let id = random_string(16, DIGITS);
+    if let Some(page) = inner.m_write().pages.get_mut(page_id) {
+        page.personas.insert(id.clone(), (name, picture));
+    }
+    Ok(json!({ "id": id }))
 }
 
 /// `GET|POST|DELETE /{page}/subscribed_apps` (A2). Subscribing again also

@@ -67,6 +67,8 @@ pub(crate) struct Page {
     pub profile: serde_json::Map<String, Value>,
     /// Ids handed out by `message_attachments` (or `is_reusable` sends).
     pub attachments: HashSet<String>,
+    /// Personas created with `POST /{page}/personas`: id -> (name, profile_picture_url).
+    pub personas: HashMap<String, (String, String)>,
     /// `subscribed_apps`; Meta unsubscribes after an hour of failures.
     pub subscribed: bool,
     pub subscribed_fields: Vec<String>,
@@ -310,6 +312,7 @@ impl Inner {
                         users: HashMap::new(),
                         profile: serde_json::Map::new(),
                         attachments: HashSet::new(),
+                        personas: HashMap::new(),
                         subscribed: true,
                         subscribed_fields: Vec::new(),
                         failing_since: None,

@@ -510,3 +510,62 @@ async fn registered_and_raw_delivered_users_can_be_answered() {
     emu.messenger_deliver_raw(PAGE, bytes, Signing::Valid).await;
     assert_eq!(post_json(&c, &url, &to("222")).await.0, 200);
 }
+
+#[tokio::test]
+async fn personas_are_created_per_page_and_only_known_ones_may_speak() {
+    let (emu, _rx, http) = setup().await;
+    let personas_url = format!(
+        "{}/me/personas?access_token={PAGE_TOKEN}",
+        emu.graph_api_url()
+    );
+    // Both fields are required.
+    let r = http
+        .post(&personas_url)
+        .json(&json!({"name": "Gifty"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(err(&r.json().await.unwrap()), (100, None));
+
+    let created: Value = http
+        .post(&personas_url)
+        .json(&json!({"name": "Gifty", "profile_picture_url": "https://shop.example/g.png"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().expect("persona id").to_owned();
+    let listed: Value = http
+        .get(&personas_url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["data"][0]["id"], id.as_str());
+    assert_eq!(listed["data"][0]["name"], "Gifty");
+
+    let mut as_persona = text_msg("Hi, I am Gifty");
+    as_persona["persona_id"] = json!(id);
+    let r = http
+        .post(send_url(&emu))
+        .json(&as_persona)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    as_persona["persona_id"] = json!("999999");
+    let r = http
+        .post(send_url(&emu))
+        .json(&as_persona)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(err(&r.json().await.unwrap()), (100, None));
+}

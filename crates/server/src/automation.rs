@@ -253,6 +253,7 @@ impl AutomationWorker {
                     language: None,
                     // Automation texts are linted when they are saved.
                     lint: false,
+                    persona: answer.persona.clone(),
                 };
                 match self
                     .composer

@@ -19,7 +19,7 @@ use switchboard_domain::template::{
 };
 use switchboard_domain::{
     AuthorKind, ChannelKind, ChannelSettings, Content, ConversationId, MediaKind, MediaSource,
-    MessageBody, MessageId, Millis, OutgoingMessage,
+    MessageBody, MessageId, Millis, OutgoingMessage, Persona,
 };
 use switchboard_lint::{Finding, LintContext, Linter, Severity};
 use switchboard_storage::{Lane, OutgoingDraft, OutgoingItem, SendContext, Store, StoreError};
@@ -45,6 +45,8 @@ pub struct Draft {
     pub language: Option<String>,
     /// Lint at send time. Automations lint their texts when they are saved instead.
     pub lint: bool,
+    /// Who the message appears to come from (a bot flow's persona); `None` = the page or bot.
+    pub persona: Option<Persona>,
 }
 
 /// A lint finding with the field of the message it is about.
@@ -274,7 +276,10 @@ impl Composer {
             .map(|part| OutgoingItem {
                 conversation_id: ctx.conversation.id,
                 draft: OutgoingDraft {
-                    content: Content::rich(part),
+                    content: Content {
+                        persona: draft.persona.clone(),
+                        ..Content::rich(part)
+                    },
                     author: draft.author,
                     lane: draft.lane,
                     messaging_type: messaging_type.clone(),

@@ -5,10 +5,10 @@
 //! the send). Messenger card images are the exception: Meta only fetches them by URL, so they
 //! are given this server's public media URL.
 
-use switchboard_channels::messenger::{METADATA_PREFIX, MessagingType};
+use switchboard_channels::messenger::{METADATA_PREFIX, MessagingType, MessengerClient};
 use switchboard_channels::{Delivered, MediaInput, MediaSet};
 use switchboard_domain::{
-    ChannelKind, ExternalUserId, MediaSource, MessageBody, Millis, OutgoingMessage, Psid,
+    ChannelKind, ExternalUserId, MediaSource, MessageBody, Millis, OutgoingMessage, Persona, Psid,
     SendError, SendErrorClass, TelegramChatId,
 };
 use switchboard_storage::{OutboxJob, Store};
@@ -35,8 +35,19 @@ pub async fn deliver(
                 .map_err(|e| permanent(SendErrorClass::InvalidRecipient, &e.to_string()))?;
             let messaging_type = messaging_type(job.messaging_type.as_deref());
             let metadata = format!("{METADATA_PREFIX}{}", job.message_id);
-            m.send_message(&psid, &message, &messaging_type, Some(&metadata), &media)
-                .await?
+            let persona = match &job.content.persona {
+                Some(persona) => messenger_persona(store, channel, m, persona).await?,
+                None => None,
+            };
+            m.send_message(
+                &psid,
+                &message,
+                &messaging_type,
+                Some(&metadata),
+                persona.as_deref(),
+                &media,
+            )
+            .await?
         }
         PlatformClient::Telegram(t) => {
             let chat = chat_id(&job.recipient)?;
@@ -52,6 +63,47 @@ pub async fn deliver(
         tracing::warn!(error = %e, "could not remember uploaded media handles");
     }
     Ok(delivered)
+}
+
+/// The Messenger persona id to send as: remembered per channel, created on first use.
+///
+/// A persona is a face, not the message: when Meta refuses to create it for good (no picture,
+/// a missing permission) the message goes out as the page rather than not at all. A transient
+/// failure is returned, so the row is retried; the message itself was not sent.
+async fn messenger_persona(
+    store: &Store,
+    channel: &LiveChannel,
+    client: &MessengerClient,
+    persona: &Persona,
+) -> Result<Option<String>, SendError> {
+    let Some(picture) = persona.avatar_url.as_deref() else {
+        tracing::debug!(persona = %persona.name, "persona without a picture: sending as the page");
+        return Ok(None);
+    };
+    let unavailable =
+        |e: switchboard_storage::StoreError| SendError::transport(format!("personas: {e}"), true);
+    let id = channel.record.id;
+    if let Some(known) = store
+        .persona_platform_id(id, &persona.name, picture)
+        .await
+        .map_err(unavailable)?
+    {
+        return Ok(Some(known));
+    }
+    match client.create_persona(&persona.name, picture).await {
+        Ok(created) => store
+            .save_persona_platform_id(id, &persona.name, picture, &created, Millis::now())
+            .await
+            .map(Some)
+            .map_err(unavailable),
+        // Worth another try, or the whole channel is broken: the message waits.
+        Err(e) if e.class.is_retryable() || e.class == SendErrorClass::AuthBroken => Err(e),
+        Err(e) => {
+            tracing::warn!(channel = %id, persona = %persona.name, error = %e,
+                "Meta refused the persona: sending as the page");
+            Ok(None)
+        }
+    }
 }
 
 /// How this channel can get at each uploaded medium of the message.

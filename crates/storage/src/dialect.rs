@@ -147,4 +147,9 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0006_automations.sql"),
     ),
     (7, "nodes", include_str!("../migrations/0007_nodes.sql")),
+    (
+        8,
+        "personas",
+        include_str!("../migrations/0008_personas.sql"),
+    ),
 ];

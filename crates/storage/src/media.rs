@@ -158,4 +158,48 @@ impl Store {
         }
         Ok(())
     }
+
+    /// The platform id of this persona on this channel, if it was created before.
+    pub async fn persona_platform_id(
+        &self,
+        channel: ChannelId,
+        name: &str,
+        avatar_url: &str,
+    ) -> Result<Option<String>> {
+        let row = sqlx::query(
+            "SELECT platform_id FROM channel_personas WHERE channel_id = $1 AND name = $2 AND avatar_url = $3",
+        )
+        .bind(channel.0)
+        .bind(name)
+        .bind(avatar_url)
+        .fetch_optional(&self.read)
+        .await?;
+        row.map(|r| get(&r, "platform_id")).transpose()
+    }
+
+    /// Remembers a persona's platform id and returns the one to use: if another sender created
+    /// the same persona meanwhile, the first one saved wins (the other is merely unused).
+    pub async fn save_persona_platform_id(
+        &self,
+        channel: ChannelId,
+        name: &str,
+        avatar_url: &str,
+        platform_id: &str,
+        now: Millis,
+    ) -> Result<String> {
+        sqlx::query(
+            "INSERT INTO channel_personas (channel_id, name, avatar_url, platform_id, created_at)
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (channel_id, name, avatar_url) DO NOTHING",
+        )
+        .bind(channel.0)
+        .bind(name)
+        .bind(avatar_url)
+        .bind(platform_id)
+        .bind(now.0)
+        .execute(&self.write)
+        .await?;
+        self.persona_platform_id(channel, name, avatar_url)
+            .await?
+            .ok_or(crate::StoreError::NotFound)
+    }
 }

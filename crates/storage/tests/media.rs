@@ -103,5 +103,43 @@ async fn platform_refs_are_per_channel_replaced_and_expire(db: TestDatabase) {
 
 on_both_backends!(
     bytes_round_trip_exactly,
-    platform_refs_are_per_channel_replaced_and_expire
+    platform_refs_are_per_channel_replaced_and_expire,
+    a_persona_is_remembered_per_channel_and_per_face
 );
+
+async fn a_persona_is_remembered_per_channel_and_per_face(db: TestDatabase) {
+    let store = db.open().await;
+    let (a, b) = (bot(&store, "31").await, bot(&store, "32").await);
+    let pic = "https://shop.example/gifty.png";
+    assert_eq!(
+        store.persona_platform_id(a, "Gifty", pic).await.unwrap(),
+        None
+    );
+    let saved = store
+        .save_persona_platform_id(a, "Gifty", pic, "111", Millis(1))
+        .await
+        .unwrap();
+    assert_eq!(saved, "111");
+    // A second creator of the same persona loses the race: the first id stays the one used.
+    let again = store
+        .save_persona_platform_id(a, "Gifty", pic, "222", Millis(2))
+        .await
+        .unwrap();
+    assert_eq!(again, "111");
+    assert_eq!(
+        store.persona_platform_id(a, "Gifty", pic).await.unwrap(),
+        Some("111".into())
+    );
+    // Another channel, or a new picture, is another persona.
+    assert_eq!(
+        store.persona_platform_id(b, "Gifty", pic).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .persona_platform_id(a, "Gifty", "https://shop.example/new.png")
+            .await
+            .unwrap(),
+        None
+    );
+}

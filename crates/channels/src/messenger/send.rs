@@ -78,6 +78,7 @@ impl MessengerClient {
             &OutgoingMessage::text(text),
             messaging_type,
             metadata,
+            None,
             &MediaSet::new(),
         )
         .await
@@ -95,12 +96,14 @@ impl MessengerClient {
     /// `not_delivered_to_platform`.
     /// What Messenger cannot carry (see the domain's `OutgoingMessage::check`) and media missing
     /// from `media` are refused as permanent `BadRequest`s before any request.
+    /// `persona_id` (from [`MessengerClient::create_persona`]) shows the message as that persona.
     pub async fn send_message(
         &self,
         psid: &Psid,
         message: &OutgoingMessage,
         messaging_type: &MessagingType,
         metadata: Option<&str>,
+        persona_id: Option<&str>,
         media: &MediaSet,
     ) -> Result<Delivered, SendError> {
         let rich::Rendered {
@@ -121,6 +124,9 @@ impl MessengerClient {
             "recipient": { "id": psid.as_str() },
             "message": out,
         });
+        if let Some(persona) = persona_id {
+            body["persona_id"] = json!(persona);
+        }
         match messaging_type {
             MessagingType::Response => body["messaging_type"] = json!("RESPONSE"),
             MessagingType::Update => body["messaging_type"] = json!("UPDATE"),
@@ -189,6 +195,33 @@ impl MessengerClient {
         id_at(&reply, &["attachment_id"]).ok_or_else(|| {
             not_sent(SendError::transport(
                 "Attachment Upload API success without an attachment_id",
+                true,
+            ))
+        })
+    }
+
+    /// `POST {base}/me/personas` with `{name, profile_picture_url}` (A7): the persona's id, to be
+    /// reused for every message the persona sends. A failure here means no message was sent.
+    pub async fn create_persona(
+        &self,
+        name: &str,
+        profile_picture_url: &str,
+    ) -> Result<String, SendError> {
+        let not_sent = |mut e: SendError| {
+            e.not_delivered_to_platform = true;
+            e.detail = format!("creating persona {name:?}: {}", e.detail);
+            e
+        };
+        let reply = self
+            .post_json(
+                "me/personas",
+                &json!({ "name": name, "profile_picture_url": profile_picture_url }),
+            )
+            .await
+            .map_err(not_sent)?;
+        id_at(&reply, &["id"]).ok_or_else(|| {
+            not_sent(SendError::transport(
+                "Personas API success without an id",
                 true,
             ))
         })

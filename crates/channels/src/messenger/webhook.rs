@@ -327,6 +327,7 @@ fn message(item: &Value, m: &Value) -> Option<Recognised> {
         quick_reply_payload: str_at(m, &["quick_reply", "payload"]),
         reply_to: str_at(m, &["reply_to", "mid"]),
         rich: None,
+        persona: None,
     };
     if is_echo(item) {
         let ours = str_at(m, &["metadata"]).is_some_and(|md| md.starts_with(METADATA_PREFIX));

@@ -145,6 +145,7 @@ fn message(m: &Value, edited: bool) -> Option<Recognised> {
         quick_reply_payload: None,
         reply_to: id_at(m, &["reply_to_message", "message_id"]),
         rich: None,
+        persona: None,
     };
     let contact = Some(contact(chat_id, at(m, &["from"]), chat));
     if edited {

@@ -60,6 +60,7 @@ pub async fn send(
         tag: req.tag,
         language: req.language,
         lint: true,
+        persona: None,
     };
     let queued = state
         .composer()
