@@ -18,7 +18,8 @@ use switchboard_automation::engine::{self, Effect, Facts, Inbound, Outcome};
 use switchboard_automation::state::AutomationState;
 use switchboard_domain::{ChannelKind, InboundEvent, Millis, ThreadControl};
 use switchboard_storage::{
-    Applied, AutomationChanges, AutomationJob, AutomationSubject, Lane, Store,
+    Applied, AutomationChanges, AutomationContext, AutomationJob, AutomationSubject, Lane,
+    SendContext, Store,
 };
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
@@ -94,16 +95,37 @@ impl AutomationWorker {
         }
     }
 
-    /// Decides a batch (one event per person) concurrently — reads, profile fetches and
-    /// composing — then writes every decision in one transaction.
+    /// Decides a batch (one event per person): reads every person's facts in one go, decides
+    /// concurrently (profile fetches, composing), then writes every decision in one
+    /// transaction.
     async fn handle_all(&self, jobs: Vec<AutomationJob>) -> bool {
+        let people: Vec<_> = jobs.iter().map(|j| (j.channel_id, j.contact_id)).collect();
+        let mut contexts = match self
+            .store
+            .automation_contexts(&people, Composer::bulk_history_since(Millis::now()))
+            .await
+        {
+            Ok(contexts) => contexts,
+            Err(e) => {
+                // Left claimed: the leases expire and recovery hands them back.
+                tracing::warn!(error = %e, "reading automation facts failed; will retry");
+                return false;
+            }
+        };
         let limit = Arc::new(Semaphore::new(CONCURRENT_DECISIONS));
         let mut tasks = JoinSet::new();
         for job in jobs {
+            let Some(context) = contexts.remove(&job.contact_id) else {
+                tracing::warn!(
+                    event = job.event_id,
+                    "no conversation for the event; will retry"
+                );
+                continue;
+            };
             let (this, limit) = (self.clone(), limit.clone());
             tasks.spawn(async move {
                 let _permit = limit.acquire().await.ok()?;
-                match this.decide(&job).await {
+                match this.decide(&job, context).await {
                     Ok(decision) => decision,
                     Err(e) => {
                         // Left claimed: the lease expires and recovery hands it back.
@@ -144,26 +166,32 @@ impl AutomationWorker {
     }
 
     /// Decides one event; `None` when there is nothing to decide (the event is marked done).
-    async fn decide(&self, job: &AutomationJob) -> anyhow::Result<Option<Decision>> {
+    async fn decide(
+        &self,
+        job: &AutomationJob,
+        context: AutomationContext,
+    ) -> anyhow::Result<Option<Decision>> {
         let channel = self.registry.get(job.channel_id).await?;
-        let subject = self
-            .store
-            .automation_subject(job.channel_id, job.contact_id)
-            .await?;
-        let mut contact = self.store.get_contact(job.contact_id).await?;
+        let AutomationContext { subject, mut send } = context;
         // A new Messenger person arrives as a bare PSID: ask who they are first (briefly), so
         // the welcome can use their name and language.
         if let PlatformClient::Messenger(client) = &channel.client
             && job.first_event_of_contact
-            && contact.first_name.is_none()
+            && send.contact.first_name.is_none()
         {
-            let fetch = fetch_profile(&self.store, client, contact.id, &contact.external_id);
+            let fetch = fetch_profile(
+                &self.store,
+                client,
+                send.contact.id,
+                &send.contact.external_id,
+            );
             if let Ok(true) = tokio::time::timeout(PROFILE_WAIT, fetch).await {
-                contact = self.store.get_contact(job.contact_id).await?;
+                send.contact = self.store.get_contact(job.contact_id).await?;
             }
         }
+        let contact = &send.contact;
         let state: AutomationState = serde_json::from_str(&subject.state).unwrap_or_default();
-        let config = channel.automations.clone();
+        let config = &channel.automations;
 
         let outcome = match &job.event {
             InboundEvent::ThreadControl { action, .. } => thread_control(*action, &state),
@@ -189,13 +217,15 @@ impl AutomationWorker {
                 };
                 let now = jiff::Timestamp::from_millisecond(Millis::now().0)
                     .unwrap_or_else(|_| jiff::Timestamp::now());
-                engine::respond(&config, &inbound, &facts, &state, now)
+                engine::respond(config, &inbound, &facts, &state, now)
             }
         };
         if let Some(answer) = &outcome.answer {
             tracing::debug!(event = job.event_id, source = ?answer.source, "automatic answer decided");
         }
-        let (changes, webhooks) = self.changes(&channel, &subject, &state, &outcome).await?;
+        let (changes, webhooks) = self
+            .changes(&channel, &subject, &send, &state, &outcome)
+            .await?;
         Ok(Some(Decision {
             job: job.clone(),
             subject,
@@ -211,6 +241,7 @@ impl AutomationWorker {
         &self,
         channel: &LiveChannel,
         subject: &AutomationSubject,
+        send: &SendContext,
         before: &AutomationState,
         outcome: &Outcome,
     ) -> anyhow::Result<(AutomationChanges, Vec<String>)> {
@@ -257,7 +288,7 @@ impl AutomationWorker {
                 };
                 match self
                     .composer
-                    .prepare_with(subject.conversation_id, draft, now, &changes.set_attributes)
+                    .prepare_in(send, draft, now, &changes.set_attributes)
                     .await
                 {
                     Ok(prepared) => changes.messages.extend(prepared.items),

@@ -210,8 +210,25 @@ impl Composer {
     ) -> Result<Prepared, ComposeError> {
         let ctx = self
             .store
-            .send_context(conversation, now.plus_millis(-BULK_HISTORY_MS))
+            .send_context(conversation, Self::bulk_history_since(now))
             .await?;
+        self.prepare_in(&ctx, draft, now, pending_attributes).await
+    }
+
+    /// The oldest bulk send a [`SendContext`] must know of for the frequency caps.
+    pub fn bulk_history_since(now: Millis) -> Millis {
+        now.plus_millis(-BULK_HISTORY_MS)
+    }
+
+    /// [`Composer::prepare_with`] on a context the caller already read (automations read
+    /// a whole batch's contexts at once).
+    pub async fn prepare_in(
+        &self,
+        ctx: &SendContext,
+        draft: Draft,
+        now: Millis,
+        pending_attributes: &BTreeMap<String, String>,
+    ) -> Result<Prepared, ComposeError> {
         let channel = self.registry.get(ctx.conversation.channel_id).await?;
         let kind = channel.record.kind;
 
@@ -255,7 +272,7 @@ impl Composer {
             return Err(ComposeError::Lint(findings));
         }
 
-        let (decision, profile) = policy(&ctx, &channel.record.settings, kind, &draft, now)?;
+        let (decision, profile) = policy(ctx, &channel.record.settings, kind, &draft, now)?;
         let messaging_type = match &decision {
             PolicyDecision::Deny { rule, explanation } => {
                 return Err(ComposeError::Policy {

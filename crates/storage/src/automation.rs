@@ -8,15 +8,16 @@
 //! queued, the effects written and the event marked `done` together, so a crash either loses
 //! nothing (the lease expires and the event is decided again) or did everything.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use switchboard_domain::{
     ChannelId, ContactId, ConversationId, InboundEvent, MessageId, MessageStatus, Millis,
 };
 
+use crate::inbox::SendContext;
 use crate::ingest::{NewMessage, write_messages};
 use crate::outbox::OutgoingItem;
-use crate::rows::{get, parse_json, to_json};
+use crate::rows::{ROWS_PER_STATEMENT, get, parse_json, placeholders, to_json};
 use crate::{Result, Store, StoreError};
 
 /// An event to decide an automatic answer for.
@@ -57,6 +58,14 @@ pub struct AutomationChanges {
     pub subscribed: Option<bool>,
     /// Messages to queue, in order.
     pub messages: Vec<OutgoingItem>,
+}
+
+/// Everything a decision reads: the conversation's automation facts and what the compose path
+/// needs to queue an answer on it.
+#[derive(Debug, Clone)]
+pub struct AutomationContext {
+    pub subject: AutomationSubject,
+    pub send: SendContext,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -193,15 +202,32 @@ impl Store {
         channel: ChannelId,
         contact: ContactId,
     ) -> Result<AutomationSubject> {
-        let find = || {
-            sqlx::query(
-                "SELECT id, status, automation_state FROM conversations WHERE contact_id = $1",
-            )
-            .bind(contact.0)
-        };
-        let row = match find().fetch_optional(&self.read).await? {
-            Some(row) => row,
-            None => {
+        let mut contexts = self
+            .automation_contexts(&[(channel, contact)], Millis::now())
+            .await?;
+        contexts
+            .remove(&contact)
+            .map(|c| c.subject)
+            .ok_or(StoreError::NotFound)
+    }
+
+    /// What the decisions of a claimed batch read, for all of its people at once (a handful of
+    /// statements, not a handful per person). Conversations are created for people whose
+    /// first event carried no message (a Get Started tap).
+    pub async fn automation_contexts(
+        &self,
+        people: &[(ChannelId, ContactId)],
+        bulk_since: Millis,
+    ) -> Result<HashMap<ContactId, AutomationContext>> {
+        let contacts: Vec<ContactId> = people.iter().map(|(_, c)| *c).collect();
+        let mut send = self.send_contexts(&contacts, bulk_since).await?;
+        let missing: Vec<(ChannelId, ContactId)> = people
+            .iter()
+            .filter(|(_, c)| !send.contains_key(c))
+            .copied()
+            .collect();
+        if !missing.is_empty() {
+            for (channel, contact) in &missing {
                 sqlx::query(
                     "INSERT INTO conversations (channel_id, contact_id, status, created_at)
                      VALUES ($1, $2, 'open', $3) ON CONFLICT (contact_id) DO NOTHING",
@@ -211,15 +237,44 @@ impl Store {
                 .bind(Millis::now().0)
                 .execute(&self.write)
                 .await?;
-                find().fetch_one(&self.write).await?
             }
-        };
-        Ok(AutomationSubject {
-            conversation_id: ConversationId(get(&row, "id")?),
-            status: get(&row, "status")?,
-            state: get(&row, "automation_state")?,
-            tags: self.contact_tags(contact).await?,
-        })
+            let created: Vec<ContactId> = missing.iter().map(|(_, c)| *c).collect();
+            send.extend(self.send_contexts(&created, bulk_since).await?);
+        }
+        let mut tags = self.tags_of(&contacts).await?;
+        Ok(send
+            .into_iter()
+            .map(|(contact, send)| {
+                let subject = AutomationSubject {
+                    conversation_id: send.conversation.id,
+                    status: send.conversation.status.clone(),
+                    state: send.conversation.automation_state.clone(),
+                    tags: tags.remove(&contact.0).unwrap_or_default(),
+                };
+                (contact, AutomationContext { subject, send })
+            })
+            .collect())
+    }
+
+    async fn tags_of(&self, contacts: &[ContactId]) -> Result<HashMap<i64, BTreeSet<String>>> {
+        let mut tags: HashMap<i64, BTreeSet<String>> = HashMap::new();
+        if contacts.is_empty() {
+            return Ok(tags);
+        }
+        let sql = format!(
+            "SELECT contact_id, tag FROM contact_tags WHERE contact_id IN ({})",
+            placeholders(0, contacts.len())
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for c in contacts {
+            q = q.bind(c.0);
+        }
+        for row in q.fetch_all(&self.read).await? {
+            tags.entry(get(&row, "contact_id")?)
+                .or_default()
+                .insert(get(&row, "tag")?);
+        }
+        Ok(tags)
     }
 
     pub async fn contact_tags(&self, contact: ContactId) -> Result<BTreeSet<String>> {
@@ -245,121 +300,100 @@ impl Store {
         Ok(applied.pop().unwrap_or(Applied::Conflict))
     }
 
-    /// Applies a batch of decisions (one per person) in one transaction: one commit for the lot,
-    /// which is what keeps automations from starving webhook ingest of the single SQLite
-    /// writer. Each decision still stands or falls on its own: a decision whose event is no
-    /// longer ours, or whose conversation changed meanwhile, writes nothing and comes back as
-    /// `Conflict` (its event given back to be decided again).
+    /// Applies a batch of decisions (one per person) in one transaction: one commit and a
+    /// handful of multi-row statements for the lot, which is what keeps automations from
+    /// starving webhook ingest of the single SQLite writer. Each decision still stands or falls
+    /// on its own: a decision whose event is no longer ours, or whose conversation changed
+    /// meanwhile, writes nothing and comes back as `Conflict` (its event given back to be
+    /// decided again).
     pub async fn apply_automations(
         &self,
         worker: &str,
         decisions: &[(&AutomationJob, &AutomationSubject, &AutomationChanges)],
     ) -> Result<Vec<Applied>> {
-        let mut tx = self.write.begin().await?;
-        let mut results = Vec::with_capacity(decisions.len());
-        for (job, subject, changes) in decisions {
-            results.push(
-                self.apply_in(&mut tx, worker, job, subject, changes)
-                    .await?,
-            );
+        if decisions.is_empty() {
+            return Ok(Vec::new());
         }
-        tx.commit().await?;
-        Ok(results)
-    }
-
-    async fn apply_in(
-        &self,
-        tx: &mut crate::ingest::Tx,
-        worker: &str,
-        job: &AutomationJob,
-        subject: &AutomationSubject,
-        changes: &AutomationChanges,
-    ) -> Result<Applied> {
         let now = Millis::now();
-        let ours = sqlx::query(
-            "UPDATE events SET automation = 'done' WHERE id = $1 AND automation = 'claimed' AND automation_claimed_by = $2",
-        )
-        .bind(job.event_id)
-        .bind(worker)
-        .execute(&mut **tx)
-        .await?;
-        if ours.rows_affected() == 0 {
-            return Ok(Applied::Conflict);
+        let mut tx = self.write.begin().await?;
+
+        // Our claims: those events are decided now.
+        let sql = format!(
+            "UPDATE events SET automation = 'done'
+             WHERE automation = 'claimed' AND automation_claimed_by = $1 AND id IN ({}) RETURNING id",
+            placeholders(1, decisions.len())
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(worker);
+        for (job, _, _) in decisions {
+            q = q.bind(job.event_id);
         }
-        let status = changes.status.as_deref().unwrap_or(subject.status.as_str());
-        let state = sqlx::query(
-            "UPDATE conversations SET automation_state = $1, status = $2,
-                    waiting_since = CASE WHEN $2 = 'waiting' THEN COALESCE(waiting_since, $3) ELSE NULL END,
-                    assignee = COALESCE($4, assignee)
-             WHERE id = $5 AND automation_state = $6",
-        )
-        .bind(changes.state.as_str())
-        .bind(status)
-        .bind(changes.waiting_since.map(|t| t.0))
-        .bind(changes.assignee.as_deref())
-        .bind(subject.conversation_id.0)
-        .bind(subject.state.as_str())
-        .execute(&mut **tx)
-        .await?;
-        if state.rows_affected() == 0 {
-            // Decided on a state that changed meanwhile: give the event back, write nothing else.
-            sqlx::query(
-                "UPDATE events SET automation = 'pending', automation_claimed_by = NULL WHERE id = $1",
-            )
-            .bind(job.event_id)
-            .execute(&mut **tx)
-            .await?;
-            return Ok(Applied::Conflict);
-        }
-        for tag in &changes.add_tags {
-            sqlx::query(
-                "INSERT INTO contact_tags (contact_id, tag, created_at) VALUES ($1, $2, $3)
-                 ON CONFLICT (contact_id, tag) DO NOTHING",
-            )
-            .bind(job.contact_id.0)
-            .bind(tag)
-            .bind(now.0)
-            .execute(&mut **tx)
-            .await?;
-        }
-        for tag in &changes.remove_tags {
-            sqlx::query("DELETE FROM contact_tags WHERE contact_id = $1 AND tag = $2")
-                .bind(job.contact_id.0)
-                .bind(tag)
-                .execute(&mut **tx)
-                .await?;
-        }
-        let contact = sqlx::query("SELECT external_id, attributes FROM contacts WHERE id = $1")
-            .bind(job.contact_id.0)
-            .fetch_optional(&mut **tx)
+        let ours: HashSet<i64> = q
+            .fetch_all(&mut *tx)
             .await?
-            .ok_or(StoreError::NotFound)?;
-        if !changes.set_attributes.is_empty() {
-            let mut attributes: BTreeMap<String, String> = parse_json(&contact, "attributes")?;
-            attributes.extend(changes.set_attributes.clone());
-            sqlx::query("UPDATE contacts SET attributes = $1, updated_at = $2 WHERE id = $3")
-                .bind(to_json(&attributes)?)
-                .bind(now.0)
-                .bind(job.contact_id.0)
-                .execute(&mut **tx)
+            .iter()
+            .map(|r| get(r, "id"))
+            .collect::<Result<_>>()?;
+        let candidates: Vec<_> = decisions
+            .iter()
+            .filter(|(job, _, _)| ours.contains(&job.event_id))
+            .collect();
+
+        // Compare-and-set every conversation's automation state at once.
+        let mut applied_conversations = HashSet::new();
+        for chunk in candidates.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "UPDATE conversations SET automation_state = v.column3, status = v.column4,
+                        waiting_since = CASE WHEN v.column4 = 'waiting'
+                                             THEN COALESCE(conversations.waiting_since, v.column5) ELSE NULL END,
+                        assignee = COALESCE(v.column6, conversations.assignee)
+                 FROM (VALUES {}) AS v
+                 WHERE conversations.id = v.column1 AND conversations.automation_state = v.column2
+                 RETURNING conversations.id",
+                self.backend.values_rows(chunk.len(), 6, 0)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (_, subject, changes) in chunk {
+                q = q
+                    .bind(subject.conversation_id.0)
+                    .bind(subject.state.as_str())
+                    .bind(changes.state.as_str())
+                    .bind(changes.status.as_deref().unwrap_or(subject.status.as_str()))
+                    .bind(changes.waiting_since.map(|t| t.0))
+                    .bind(changes.assignee.as_deref());
+            }
+            for row in q.fetch_all(&mut *tx).await? {
+                applied_conversations.insert(get::<i64>(&row, "id")?);
+            }
+        }
+        let (applied, conflicted): (Vec<_>, Vec<_>) =
+            candidates.into_iter().partition(|(_, subject, _)| {
+                applied_conversations.contains(&subject.conversation_id.0)
+            });
+        // Decided on a state that changed meanwhile: give the event back, write nothing else.
+        if !conflicted.is_empty() {
+            let sql = format!(
+                "UPDATE events SET automation = 'pending', automation_claimed_by = NULL WHERE id IN ({})",
+                placeholders(0, conflicted.len())
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (job, _, _) in &conflicted {
+                q = q.bind(job.event_id);
+            }
+            q.execute(&mut *tx).await?;
+        }
+
+        for (job, _, changes) in &applied {
+            self.apply_contact_changes(&mut tx, job.contact_id, changes, now)
                 .await?;
         }
-        if let Some(subscribed) = changes.subscribed {
-            sqlx::query(
-                "UPDATE contacts SET subscribed = $1, subscription_changed_at = $2, updated_at = $2
-                 WHERE id = $3 AND subscribed <> $1",
-            )
-            .bind(i64::from(subscribed))
-            .bind(now.0)
-            .bind(job.contact_id.0)
-            .execute(&mut **tx)
-            .await?;
-        }
-        let recipient: String = get(&contact, "external_id")?;
-        let rows: Vec<NewMessage<'_>> = changes
-            .messages
-            .iter()
-            .map(|item| NewMessage {
+        let recipients =
+            recipients(&mut tx, applied.iter().map(|(job, _, _)| job.contact_id)).await?;
+        let mut rows: Vec<NewMessage<'_>> = Vec::new();
+        for (job, _, changes) in &applied {
+            let recipient = recipients
+                .get(&job.contact_id.0)
+                .ok_or(StoreError::NotFound)?;
+            rows.extend(changes.messages.iter().map(|item| NewMessage {
                 conversation: item.conversation_id.0,
                 channel: job.channel_id.0,
                 contact: job.contact_id.0,
@@ -371,15 +405,112 @@ impl Store {
                 created_at: now,
                 sent_at: None,
                 origin_event_id: Some(job.event_id),
-                recipient: &recipient,
+                recipient: recipient.as_str(),
                 outbox: Some(&item.draft),
+            }));
+        }
+        let mut queued: HashMap<i64, Vec<MessageId>> = HashMap::new();
+        for (id, origin, _) in write_messages(&mut tx, self.backend, &rows, now).await? {
+            if let Some(event) = origin {
+                queued.entry(event).or_default().push(id);
+            }
+        }
+        tx.commit().await?;
+
+        let applied_events: HashSet<i64> = applied.iter().map(|(job, _, _)| job.event_id).collect();
+        Ok(decisions
+            .iter()
+            .map(|(job, _, _)| {
+                if applied_events.contains(&job.event_id) {
+                    Applied::Done {
+                        queued: queued.remove(&job.event_id).unwrap_or_default(),
+                    }
+                } else {
+                    Applied::Conflict
+                }
             })
-            .collect();
-        let written = write_messages(tx, self.backend, &rows, now).await?;
-        Ok(Applied::Done {
-            queued: written.into_iter().map(|w| w.0).collect(),
-        })
+            .collect())
     }
+
+    /// Tags, attributes and subscription of one decision (rare next to the answer itself, so
+    /// row by row).
+    async fn apply_contact_changes(
+        &self,
+        tx: &mut crate::ingest::Tx,
+        contact: ContactId,
+        changes: &AutomationChanges,
+        now: Millis,
+    ) -> Result<()> {
+        for tag in &changes.add_tags {
+            sqlx::query(
+                "INSERT INTO contact_tags (contact_id, tag, created_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (contact_id, tag) DO NOTHING",
+            )
+            .bind(contact.0)
+            .bind(tag)
+            .bind(now.0)
+            .execute(&mut **tx)
+            .await?;
+        }
+        for tag in &changes.remove_tags {
+            sqlx::query("DELETE FROM contact_tags WHERE contact_id = $1 AND tag = $2")
+                .bind(contact.0)
+                .bind(tag)
+                .execute(&mut **tx)
+                .await?;
+        }
+        if !changes.set_attributes.is_empty() {
+            let row = sqlx::query("SELECT attributes FROM contacts WHERE id = $1")
+                .bind(contact.0)
+                .fetch_optional(&mut **tx)
+                .await?
+                .ok_or(StoreError::NotFound)?;
+            let mut attributes: BTreeMap<String, String> = parse_json(&row, "attributes")?;
+            attributes.extend(changes.set_attributes.clone());
+            sqlx::query("UPDATE contacts SET attributes = $1, updated_at = $2 WHERE id = $3")
+                .bind(to_json(&attributes)?)
+                .bind(now.0)
+                .bind(contact.0)
+                .execute(&mut **tx)
+                .await?;
+        }
+        if let Some(subscribed) = changes.subscribed {
+            sqlx::query(
+                "UPDATE contacts SET subscribed = $1, subscription_changed_at = $2, updated_at = $2
+                 WHERE id = $3 AND subscribed <> $1",
+            )
+            .bind(i64::from(subscribed))
+            .bind(now.0)
+            .bind(contact.0)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+/// The platform ids the answers go to, by contact, in one statement.
+async fn recipients(
+    tx: &mut crate::ingest::Tx,
+    contacts: impl Iterator<Item = ContactId>,
+) -> Result<HashMap<i64, String>> {
+    let ids: BTreeSet<i64> = contacts.map(|c| c.0).collect();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let sql = format!(
+        "SELECT id, external_id FROM contacts WHERE id IN ({})",
+        placeholders(0, ids.len())
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for id in &ids {
+        q = q.bind(*id);
+    }
+    q.fetch_all(&mut **tx)
+        .await?
+        .iter()
+        .map(|r| Ok((get(r, "id")?, get(r, "external_id")?)))
+        .collect()
 }
 
 /// A channel's stored automations document.

@@ -152,4 +152,9 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "personas",
         include_str!("../migrations/0008_personas.sql"),
     ),
+    (
+        9,
+        "automation_queue_indexes",
+        include_str!("../migrations/0009_automation_queue_indexes.sql"),
+    ),
 ];

@@ -1,6 +1,6 @@
 //! Reading the inbox model: contacts, conversations and their messages.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
 use sqlx::any::AnyRow;
@@ -9,8 +9,8 @@ use switchboard_domain::{
     Millis,
 };
 
-use crate::rows::{get, parse_enum, parse_json};
-use crate::{Result, Store};
+use crate::rows::{get, parse_enum, parse_json, placeholders};
+use crate::{Result, Store, StoreError};
 
 /// A contact as the API shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -49,6 +49,10 @@ pub struct ConversationRow {
     pub assignee: Option<String>,
     pub last_message_at: Option<Millis>,
     pub created_at: Millis,
+    /// What automations remember about the conversation (JSON; the compare-and-set token when
+    /// they apply a decision). Internal: not part of the API's view.
+    #[serde(skip)]
+    pub automation_state: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -97,6 +101,7 @@ fn conversation_from_row(row: &AnyRow) -> Result<ConversationRow> {
         assignee: get(row, "assignee")?,
         last_message_at: get::<Option<i64>>(row, "last_message_at")?.map(Millis),
         created_at: Millis(get(row, "created_at")?),
+        automation_state: get(row, "automation_state")?,
     })
 }
 
@@ -120,6 +125,8 @@ fn message_from_row(row: &AnyRow) -> Result<MessageRow> {
 const CONTACT_COLUMNS: &str = "id, channel_id, external_id, first_name, last_name, username, locale, source_ref, \
      source_kind, reachable, last_window_action_at, last_window_action_kind, subscribed, attributes, \
      created_at";
+const CONVERSATION_COLUMNS: &str = "id, channel_id, contact_id, status, waiting_since, assignee, last_message_at, \
+     created_at, automation_state";
 const MESSAGE_COLUMNS: &str = "id, conversation_id, direction, author_kind, text, content, status, \
      platform_message_id, error_class, error_detail, created_at, sent_at";
 
@@ -161,23 +168,23 @@ impl Store {
 
     /// Conversations of a channel, most recently active first.
     pub async fn list_conversations(&self, channel: ChannelId) -> Result<Vec<ConversationRow>> {
-        let rows = sqlx::query(
-            "SELECT id, channel_id, contact_id, status, waiting_since, assignee, last_message_at, created_at FROM conversations
-             WHERE channel_id = $1 ORDER BY last_message_at DESC, id DESC",
-        )
-        .bind(channel.0)
-        .fetch_all(&self.read)
-        .await?;
+        let sql = format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM conversations
+             WHERE channel_id = $1 ORDER BY last_message_at DESC, id DESC"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(channel.0)
+            .fetch_all(&self.read)
+            .await?;
         rows.iter().map(conversation_from_row).collect()
     }
 
     pub async fn get_conversation(&self, id: ConversationId) -> Result<ConversationRow> {
-        let row = sqlx::query(
-            "SELECT id, channel_id, contact_id, status, waiting_since, assignee, last_message_at, created_at FROM conversations WHERE id = $1",
-        )
-        .bind(id.0)
-        .fetch_one(&self.read)
-        .await?;
+        let sql = format!("SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.0)
+            .fetch_one(&self.read)
+            .await?;
         conversation_from_row(&row)
     }
 
@@ -232,36 +239,90 @@ impl Store {
         conversation: ConversationId,
         bulk_since: Millis,
     ) -> Result<SendContext> {
-        let conversation = self.get_conversation(conversation).await?;
-        let sql = format!("SELECT {CONTACT_COLUMNS} FROM contacts WHERE id = $1");
-        let contact_row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(conversation.contact_id.0)
-            .fetch_one(&self.read)
-            .await?;
-        let contact = contact_from_row(&contact_row)?;
-        let last = sqlx::query(
-            "SELECT MAX(created_at) AS at FROM messages WHERE contact_id = $1 AND direction = 'in'",
-        )
-        .bind(contact.id.0)
-        .fetch_one(&self.read)
+        let contact = self.get_conversation(conversation).await?.contact_id;
+        self.send_contexts(&[contact], bulk_since)
+            .await?
+            .remove(&contact)
+            .ok_or(StoreError::NotFound)
+    }
+
+    /// [`Store::send_context`] for many people at once, by contact (each has one conversation):
+    /// four statements whatever their number, so a batch of automatic answers costs no more
+    /// round trips than one. People without a conversation yet are left out.
+    pub async fn send_contexts(
+        &self,
+        contacts: &[ContactId],
+        bulk_since: Millis,
+    ) -> Result<HashMap<ContactId, SendContext>> {
+        let ids: BTreeSet<i64> = contacts.iter().map(|c| c.0).collect();
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let list = placeholders(0, ids.len());
+        let bind_ids = |sql: String| {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in &ids {
+                q = q.bind(*id);
+            }
+            q
+        };
+        let conversations = bind_ids(format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE contact_id IN ({list})"
+        ))
+        .fetch_all(&self.read)
         .await?;
-        let recent = sqlx::query(
-            "SELECT COALESCE(sent_at, created_at) AS at FROM messages
-             WHERE contact_id = $1 AND lane = 'bulk' AND status <> 'failed' AND COALESCE(sent_at, created_at) >= $2",
-        )
-        .bind(contact.id.0)
+        let people: HashMap<i64, ContactRow> = bind_ids(format!(
+            "SELECT {CONTACT_COLUMNS} FROM contacts WHERE id IN ({list})"
+        ))
+        .fetch_all(&self.read)
+        .await?
+        .iter()
+        .map(|r| contact_from_row(r).map(|c| (c.id.0, c)))
+        .collect::<Result<_>>()?;
+        let last_inbound: HashMap<i64, i64> = bind_ids(format!(
+            "SELECT contact_id, MAX(created_at) AS at FROM messages
+             WHERE contact_id IN ({list}) AND direction = 'in' GROUP BY contact_id"
+        ))
+        .fetch_all(&self.read)
+        .await?
+        .iter()
+        .map(|r| Ok((get(r, "contact_id")?, get(r, "at")?)))
+        .collect::<Result<_>>()?;
+        let mut recent_bulk: HashMap<i64, Vec<Millis>> = HashMap::new();
+        let recent = bind_ids(format!(
+            "SELECT contact_id, COALESCE(sent_at, created_at) AS at FROM messages
+             WHERE contact_id IN ({list}) AND lane = 'bulk' AND status <> 'failed'
+               AND COALESCE(sent_at, created_at) >= ${}",
+            ids.len() + 1
+        ))
         .bind(bulk_since.0)
         .fetch_all(&self.read)
         .await?;
-        Ok(SendContext {
-            conversation,
-            contact,
-            last_inbound_at: get::<Option<i64>>(&last, "at")?.map(Millis),
-            recent_bulk: recent
-                .iter()
-                .map(|r| get::<i64>(r, "at").map(Millis))
-                .collect::<Result<_>>()?,
-        })
+        for r in &recent {
+            recent_bulk
+                .entry(get(r, "contact_id")?)
+                .or_default()
+                .push(Millis(get(r, "at")?));
+        }
+
+        let mut out = HashMap::with_capacity(conversations.len());
+        for row in &conversations {
+            let conversation = conversation_from_row(row)?;
+            let key = conversation.contact_id;
+            let Some(contact) = people.get(&key.0).cloned() else {
+                continue;
+            };
+            out.insert(
+                key,
+                SendContext {
+                    last_inbound_at: last_inbound.get(&key.0).copied().map(Millis),
+                    recent_bulk: recent_bulk.remove(&key.0).unwrap_or_default(),
+                    conversation,
+                    contact,
+                },
+            );
+        }
+        Ok(out)
     }
 }
 

@@ -28,7 +28,8 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Executor};
 
 pub use automation::{
-    Applied, AutomationChanges, AutomationJob, AutomationSubject, StoredAutomations,
+    Applied, AutomationChanges, AutomationContext, AutomationJob, AutomationSubject,
+    StoredAutomations,
 };
 pub use channels::{ChannelRecord, NewChannel};
 pub use contacts::{ChannelAlert, PendingProfile, ProfileFacts};
