@@ -10,9 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use switchboard_domain::{
-    ChannelId, ContactId, ConversationId, InboundEvent, MessageId, MessageStatus, Millis,
-};
+use switchboard_domain::{ChannelId, ContactId, ConversationId, InboundEvent, MessageId, Millis};
 
 use crate::inbox::SendContext;
 use crate::ingest::{NewMessage, write_messages};
@@ -393,20 +391,14 @@ impl Store {
             let recipient = recipients
                 .get(&job.contact_id.0)
                 .ok_or(StoreError::NotFound)?;
-            rows.extend(changes.messages.iter().map(|item| NewMessage {
-                conversation: item.conversation_id.0,
-                channel: job.channel_id.0,
-                contact: job.contact_id.0,
-                direction: "out",
-                author: item.draft.author,
-                content: &item.draft.content,
-                platform_message_id: None,
-                status: MessageStatus::Queued,
-                created_at: now,
-                sent_at: None,
-                origin_event_id: Some(job.event_id),
-                recipient: recipient.as_str(),
-                outbox: Some(&item.draft),
+            rows.extend(changes.messages.iter().map(|item| {
+                NewMessage::queued(
+                    item,
+                    (job.channel_id.0, job.contact_id.0),
+                    recipient,
+                    Some(job.event_id),
+                    now,
+                )
             }));
         }
         let mut queued: HashMap<i64, Vec<MessageId>> = HashMap::new();

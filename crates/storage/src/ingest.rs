@@ -20,7 +20,7 @@ use switchboard_domain::{
 };
 
 use crate::Backend;
-use crate::outbox::Lane;
+use crate::outbox::{Lane, OutgoingItem};
 use crate::rows::{ROWS_PER_STATEMENT, get, placeholders, to_json};
 use crate::{Result, Store, StoreError};
 
@@ -372,6 +372,33 @@ pub(crate) struct NewMessage<'a> {
     pub(crate) recipient: &'a str,
     /// `Some` for messages we are to send: they enter the outbox queued.
     pub(crate) outbox: Option<&'a OutgoingDraft>,
+}
+
+impl<'a> NewMessage<'a> {
+    /// A message of ours entering the outbox queued, on the conversation `item` names.
+    pub(crate) fn queued(
+        item: &'a OutgoingItem,
+        (channel, contact): (i64, i64),
+        recipient: &'a str,
+        origin_event_id: Option<i64>,
+        now: Millis,
+    ) -> Self {
+        NewMessage {
+            conversation: item.conversation_id.0,
+            channel,
+            contact,
+            direction: "out",
+            author: item.draft.author,
+            content: &item.draft.content,
+            platform_message_id: None,
+            status: MessageStatus::Queued,
+            created_at: now,
+            sent_at: None,
+            origin_event_id,
+            recipient,
+            outbox: Some(&item.draft),
+        }
+    }
 }
 
 /// Writes inbound messages, echoes of messages sent elsewhere, and queued replies. Returns the

@@ -471,21 +471,13 @@ impl Store {
             let (channel, contact, recipient) = targets
                 .get(&item.conversation_id.0)
                 .ok_or(StoreError::NotFound)?;
-            rows.push(NewMessage {
-                conversation: item.conversation_id.0,
-                channel: *channel,
-                contact: *contact,
-                direction: "out",
-                author: item.draft.author,
-                content: &item.draft.content,
-                platform_message_id: None,
-                status: MessageStatus::Queued,
-                created_at: now,
-                sent_at: None,
-                origin_event_id: None,
+            rows.push(NewMessage::queued(
+                item,
+                (*channel, *contact),
                 recipient,
-                outbox: Some(&item.draft),
-            });
+                None,
+                now,
+            ));
         }
         let written = write_messages(&mut tx, self.backend, &rows, now).await?;
         tx.commit().await?;
