@@ -33,11 +33,13 @@ impl ChannelKind {
             ChannelKind::Messenger => RateLimits {
                 per_second: 300.0,
                 per_recipient_per_second: None,
+                per_group_per_minute: None,
             },
-            // ~30 messages/s per bot, ~1 message/s per chat.
+            // ~30 messages/s per bot, ~1 message/s per chat, 20 messages/min per group.
             ChannelKind::Telegram => RateLimits {
                 per_second: 30.0,
                 per_recipient_per_second: Some(1.0),
+                per_group_per_minute: Some(20.0),
             },
         }
     }
@@ -118,16 +120,44 @@ pub struct RateLimits {
     /// Extra limit per recipient (Telegram: about one message per second per chat).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub per_recipient_per_second: Option<f64>,
+    /// Limit per group chat instead (Telegram: about 20 messages per minute in a group,
+    /// supergroup or channel — the chats with negative ids).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_group_per_minute: Option<f64>,
+}
+
+fn valid_rate(r: f64) -> bool {
+    r.is_finite() && r > 0.0 && r <= 100_000.0
 }
 
 impl RateLimits {
     /// Accepts only positive, finite rates.
     pub fn parse(per_second: f64, per_recipient_per_second: Option<f64>) -> Option<RateLimits> {
-        let ok = |r: f64| r.is_finite() && r > 0.0 && r <= 100_000.0;
-        (ok(per_second) && per_recipient_per_second.is_none_or(ok)).then_some(RateLimits {
-            per_second,
-            per_recipient_per_second,
+        (valid_rate(per_second) && per_recipient_per_second.is_none_or(valid_rate)).then_some(
+            RateLimits {
+                per_second,
+                per_recipient_per_second,
+                per_group_per_minute: None,
+            },
+        )
+    }
+
+    /// With a per-group limit (messages per minute); `None` for an invalid rate.
+    pub fn with_per_group_per_minute(self, per_minute: Option<f64>) -> Option<RateLimits> {
+        per_minute.is_none_or(valid_rate).then_some(RateLimits {
+            per_group_per_minute: per_minute,
+            ..self
         })
+    }
+
+    /// How many messages per second one recipient may get: a Telegram group chat (a negative
+    /// chat id; Messenger PSIDs never start with `-`) is held to `per_group_per_minute` when
+    /// set, anyone else to `per_recipient_per_second`.
+    pub fn recipient_rate(&self, recipient: &str) -> Option<f64> {
+        match self.per_group_per_minute {
+            Some(per_minute) if recipient.starts_with('-') => Some(per_minute / 60.0),
+            _ => self.per_recipient_per_second,
+        }
     }
 }
 

@@ -581,6 +581,7 @@ fn audio_video_bucket(channel: &LiveChannel, job: &OutboxJob) -> Option<(Channel
             RateLimits {
                 per_second: MESSENGER_AUDIO_VIDEO_PER_SECOND,
                 per_recipient_per_second: None,
+                per_group_per_minute: None,
             },
         )
     })

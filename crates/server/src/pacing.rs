@@ -60,6 +60,7 @@ impl Pacer {
         RateLimits {
             per_second: limits.per_second / n,
             per_recipient_per_second: limits.per_recipient_per_second.map(|r| r / n),
+            per_group_per_minute: limits.per_group_per_minute.map(|r| r / n),
         }
     }
 
@@ -97,7 +98,7 @@ impl Pacer {
         } else {
             now + spacing
         };
-        if let Some(per_recipient) = limits.per_recipient_per_second {
+        if let Some(per_recipient) = limits.recipient_rate(recipient) {
             if pace.next_for_recipient.len() >= RECIPIENT_PRUNE_AT {
                 pace.next_for_recipient.retain(|_, slot| *slot > now);
             }
@@ -163,6 +164,7 @@ fn interval(per_second: f64) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use switchboard_domain::ChannelKind;
 
     const CH: ChannelId = ChannelId(1);
 
@@ -250,6 +252,36 @@ mod tests {
     fn one_telegram_chat_gets_one_message_a_second() {
         let counts = simulate(limits(30.0, Some(1.0)), 1, 5);
         assert!(counts.iter().all(|c| *c <= 1), "{counts:?}");
+    }
+
+    #[test]
+    fn a_telegram_group_gets_twenty_messages_a_minute_and_a_private_chat_one_a_second() {
+        let l = ChannelKind::Telegram.default_rate_limits();
+        let pacer = Pacer::default();
+        let start = Instant::now();
+        let (mut group, mut private) = (Vec::new(), Vec::new());
+        let mut now = start;
+        while now < start + Duration::from_secs(60) {
+            let mut next = now + Duration::from_secs(3600);
+            for (chat, sends) in [("-1001234567890", &mut group), ("42", &mut private)] {
+                match pacer.acquire(CH, l, chat, now) {
+                    // Ask again at once: it is the pacer's answer that tells when.
+                    Pace::Go => {
+                        sends.push(now);
+                        next = now;
+                    }
+                    Pace::NotBefore(t) => next = next.min(t),
+                }
+            }
+            now = next.max(now + Duration::from_micros(1));
+        }
+        assert_eq!(group.len(), 20, "20 per minute in the group");
+        assert!(
+            group
+                .windows(2)
+                .all(|w| w[1] - w[0] >= Duration::from_secs(3))
+        );
+        assert!((59..=61).contains(&private.len()), "{}", private.len());
     }
 
     #[test]

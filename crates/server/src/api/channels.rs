@@ -58,17 +58,22 @@ pub struct RateLimitsInput {
     per_second: f64,
     #[serde(default)]
     per_recipient_per_second: Option<f64>,
+    /// Telegram group chats (negative ids): messages per minute.
+    #[serde(default)]
+    per_group_per_minute: Option<f64>,
 }
 
 fn rate_limits(input: Option<RateLimitsInput>) -> ApiResult<Option<RateLimits>> {
     input
         .map(|r| {
-            RateLimits::parse(r.per_second, r.per_recipient_per_second).ok_or_else(|| {
-                invalid(
-                    "rate_limits",
-                    "rates are positive numbers of messages per second",
-                )
-            })
+            RateLimits::parse(r.per_second, r.per_recipient_per_second)
+                .and_then(|l| l.with_per_group_per_minute(r.per_group_per_minute))
+                .ok_or_else(|| {
+                    invalid(
+                        "rate_limits",
+                        "rates are positive numbers of messages per second",
+                    )
+                })
         })
         .transpose()
 }
