@@ -174,7 +174,7 @@ async fn config_public_webhooks(
         }
     }
     println!(
-        "Automations saved: welcome, FAQ, default reply, hand-over, unsubscribe words, and the gift-finder bot"
+        "Automations saved: welcome, FAQ, default reply, hand-over, unsubscribe words, business hours with an away message (Telegram), and the gift-finder bot"
     );
     Ok(())
 }
@@ -220,7 +220,37 @@ fn bot_automations() -> Value {
     a["welcome"] = json!({"enabled": true, "message": {
         "default": {"type": "text", "text": "Welcome {{first_name|friend}}! Ask us anything."},
         "locales": {"id": {"type": "text", "text": "Selamat datang, {{first_name|kak}}! Silakan bertanya apa saja."}}}});
+    // Open every day 09:00–17:00 in Jakarta, and today is a holiday: so that whenever the demo
+    // runs, a question nobody's automation understands gets the away message, with the
+    // reopening time computed from the schedule.
+    let every_day: Vec<Value> = [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ]
+    .iter()
+    .map(|day| json!({"day": day, "open": "09:00", "close": "17:00"}))
+    .collect();
+    a["business_hours"] = json!({"time_zone": DEMO_TIME_ZONE, "weekly": every_day,
+        "holidays": [{"date": today_in(DEMO_TIME_ZONE), "name": "Toko Batik's anniversary"}]});
+    a["away"] = json!({"enabled": true, "message": {
+        "default": {"type": "text", "text": "We're closed today and back {{back_at}}. We'll answer then!"},
+        "locales": {"id": {"type": "text", "text": "Hari ini kami libur dan buka lagi {{back_at}}. Pesan Anda akan kami jawab."}}}});
     a
+}
+
+const DEMO_TIME_ZONE: &str = "Asia/Jakarta";
+
+/// Today's date (`YYYY-MM-DD`) in an IANA time zone.
+fn today_in(zone: &str) -> String {
+    jiff::Timestamp::now()
+        .in_tz(zone)
+        .map(|now| now.date().to_string())
+        .unwrap_or_else(|_| jiff::Zoned::now().date().to_string())
 }
 
 async fn play_script(emulator: &EmulatorHandle, store: &Store) -> anyhow::Result<()> {
@@ -317,6 +347,24 @@ async fn play_script(emulator: &EmulatorHandle, store: &Store) -> anyhow::Result
         forged.status,
     );
     settle(store).await;
+    let r = emulator
+        .messenger_user_sends_text(PAGE_ID, ANN, "Can I talk to a real person?")
+        .await;
+    step(
+        "Ann (Messenger)",
+        "\"Can I talk to a real person?\": handed over to the team",
+        r.status,
+    );
+    settle(store).await;
+    let r = emulator
+        .messenger_user_sends_text(PAGE_ID, ANN, "It's about my order from May.")
+        .await;
+    step(
+        "Ann (Messenger)",
+        "\"It's about my order from May.\" (bots stay silent: waiting)",
+        r.status,
+    );
+    settle(store).await;
 
     let budi = TelegramUser::new(5_551_234, "Budi").with_language("id");
     let r = emulator
@@ -334,6 +382,15 @@ async fn play_script(emulator: &EmulatorHandle, store: &Store) -> anyhow::Result
     step(
         "Budi (Telegram)",
         "\"Berapa ongkir kirim ke Bandung?\"  (the FAQ, in Indonesian)",
+        r.status,
+    );
+    settle(store).await;
+    let r = emulator
+        .telegram_user_sends_text(BOT_TOKEN, budi.clone(), "Halo, hari ini buka?")
+        .await;
+    step(
+        "Budi (Telegram)",
+        "\"Halo, hari ini buka?\"  (a holiday: the away message)",
         r.status,
     );
     settle(store).await;
@@ -423,8 +480,13 @@ async fn print_inbox(base: &str, token: &str) -> anyhow::Result<()> {
                 .as_str()
                 .map(|s| format!(", came from ref \"{s}\""))
                 .unwrap_or_default();
+            let waiting = if conversation["status"] == "waiting" {
+                " — waiting for a human"
+            } else {
+                ""
+            };
             println!(
-                "    conversation {} with {} ({}{})",
+                "    conversation {} with {} ({}{}){waiting}",
                 conversation["id"],
                 name,
                 contact["external_id"].as_str().unwrap_or(""),
@@ -441,9 +503,15 @@ async fn print_inbox(base: &str, token: &str) -> anyhow::Result<()> {
                     .as_str()
                     .unwrap_or("(no text)")
                     .replace('\n', " · ");
+                let author = m["author_kind"].as_str().unwrap_or("");
+                // A bot speaking as a persona shows as it (Messenger shows its name and picture).
+                let author = match m["content"]["persona"]["name"].as_str() {
+                    Some(persona) => format!("{author} ({persona})"),
+                    None => author.to_owned(),
+                };
                 println!(
                     "      {arrow} {:<11} {:<10} {}",
-                    m["author_kind"].as_str().unwrap_or(""),
+                    author,
                     m["status"].as_str().unwrap_or(""),
                     text
                 );

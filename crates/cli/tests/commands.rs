@@ -20,9 +20,10 @@ fn the_demo_plays_its_conversation_and_answers_each_customer_message_once() {
         String::from_utf8_lossy(&out.stderr)
     );
     // Welcome, FAQ, three bot questions, the carousel, the bot's goodbye, one default reply for
-    // the retried delivery; welcome, FAQ and goodbye on Telegram.
+    // the retried delivery, the hand-over message and then silence; welcome, FAQ, the away
+    // message and goodbye on Telegram.
     assert!(
-        stdout.contains("8 Messenger and 3 Telegram messages sent"),
+        stdout.contains("9 Messenger and 4 Telegram messages sent"),
         "{stdout}"
     );
     assert!(
@@ -32,9 +33,12 @@ fn the_demo_plays_its_conversation_and_answers_each_customer_message_once() {
     for shown in [
         "Welcome Ann!",
         "Yes! We ship worldwide",
-        "bot         read       [card] Ceramic mug · [card] Silk scarf",
+        "bot (Gifty) read       [card] Ceramic mug · [card] Silk scarf",
         "What is your budget for mum?",
+        "I'll get a colleague for you",
+        "came from ref \"summer_qr\") — waiting for a human",
         "Selamat datang, Budi!",
+        "Hari ini kami libur dan buka lagi besok pukul 09.00.",
         "Anda sudah berhenti berlangganan",
     ] {
         assert!(stdout.contains(shown), "{shown:?} missing from:\n{stdout}");
