@@ -225,6 +225,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     server.shutdown().await;
     emulator.shutdown();
     if stored != args.events as i64 || replies_after != args.events || failures > 0 {
+        // Kept for inspection: which events are missing, which rows are not terminal.
+        eprintln!("the database is kept for inspection: {}", db.url);
+        std::mem::forget(db);
         bail!("not every event was stored and answered exactly once");
     }
     drop(db);

@@ -312,6 +312,24 @@ impl Store {
         if decisions.is_empty() {
             return Ok(Vec::new());
         }
+        // A deadlock with webhook ingest (PostgreSQL) rolls the whole batch back: run it again.
+        let mut attempt = 1;
+        loop {
+            match self.apply_automations_once(worker, decisions).await {
+                Err(e) if e.is_retryable_conflict() && attempt < crate::CONFLICT_ATTEMPTS => {
+                    tracing::info!(attempt, error = %e, "automation batch lost a deadlock; running it again");
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn apply_automations_once(
+        &self,
+        worker: &str,
+        decisions: &[(&AutomationJob, &AutomationSubject, &AutomationChanges)],
+    ) -> Result<Vec<Applied>> {
         let now = Millis::now();
         let mut tx = self.write.begin().await?;
 

@@ -60,6 +60,22 @@ impl Store {
     /// Stores a batch of events atomically: either all of them (and their replies) are durable
     /// when this returns `Ok`, or none are.
     pub async fn ingest(&self, items: &[IngestItem]) -> Result<Vec<IngestOutcome>> {
+        // PostgreSQL may pick a batch as a deadlock's victim (another writer, e.g. the
+        // automation worker, locking the same conversations in another order): the batch was
+        // rolled back whole, so it is simply run again rather than answered with a 503.
+        let mut attempt = 1;
+        loop {
+            match self.ingest_once(items).await {
+                Err(e) if e.is_retryable_conflict() && attempt < crate::CONFLICT_ATTEMPTS => {
+                    tracing::info!(attempt, error = %e, "ingest batch lost a deadlock; running it again");
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn ingest_once(&self, items: &[IngestItem]) -> Result<Vec<IngestOutcome>> {
         let now = Millis::now();
         let mut tx = self.write.begin().await?;
         let db = self.backend;

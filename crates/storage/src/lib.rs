@@ -72,6 +72,19 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+impl StoreError {
+    /// PostgreSQL chose this transaction as the victim of a deadlock (SQLSTATE 40P01) or of a
+    /// serialization failure (40001): nothing was written, and running the same transaction
+    /// again is the documented remedy. SQLite, with its one writer, never says this.
+    pub fn is_retryable_conflict(&self) -> bool {
+        matches!(self, StoreError::Unavailable(sqlx::Error::Database(db))
+            if matches!(db.code().as_deref(), Some("40P01" | "40001")))
+    }
+}
+
+/// How often a transaction that lost a deadlock is run again before the error is returned.
+pub(crate) const CONFLICT_ATTEMPTS: u32 = 3;
+
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// The handle every other crate uses to reach the database. Cheap to clone.

@@ -302,3 +302,57 @@ async fn facts_for_a_whole_batch_are_read_at_once(db: TestDatabase) {
     assert_eq!(contexts[&seven].send.recent_bulk.len(), 1);
     assert!(contexts[&jobs[1].contact_id].send.recent_bulk.is_empty());
 }
+
+/// The automation worker and webhook ingest lock the same conversations in different orders, so
+/// on PostgreSQL one of them can lose a deadlock; both run the rolled-back transaction again,
+/// which rests on telling that error apart from a database that is really down. (SQLite has a
+/// single writer and cannot deadlock, hence PostgreSQL only.)
+#[tokio::test]
+async fn a_postgres_deadlock_is_told_apart_as_worth_running_again() {
+    let Some(db) = TestDatabase::postgres().await else {
+        eprintln!("SKIPPED (PostgreSQL): set SWITCHBOARD_TEST_POSTGRES_URL");
+        return;
+    };
+    let store = db.open().await;
+    let ch = page(&store).await;
+    writes(&store, ch, "7", "m_1", "a").await;
+    writes(&store, ch, "8", "m_2", "b").await;
+    let ids: Vec<i64> = claim(&store, "w")
+        .await
+        .iter()
+        .map(|j| j.event_id)
+        .collect();
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::any::AnyPoolOptions::new()
+        .max_connections(2)
+        .connect(&db.url)
+        .await
+        .unwrap();
+    let (mut one, mut two) = (pool.begin().await.unwrap(), pool.begin().await.unwrap());
+    let lock = "UPDATE events SET received_at = received_at WHERE id = $1";
+    sqlx::query(lock)
+        .bind(ids[0])
+        .execute(&mut *one)
+        .await
+        .unwrap();
+    sqlx::query(lock)
+        .bind(ids[1])
+        .execute(&mut *two)
+        .await
+        .unwrap();
+    // Each now waits for the row the other holds: PostgreSQL aborts one of them.
+    let (a, b) = tokio::join!(
+        sqlx::query(lock).bind(ids[1]).execute(&mut *one),
+        sqlx::query(lock).bind(ids[0]).execute(&mut *two),
+    );
+    let lost = match (a, b) {
+        (Err(e), Ok(_)) | (Ok(_), Err(e)) => switchboard_storage::StoreError::from(e),
+        other => panic!("expected exactly one deadlock victim: {other:?}"),
+    };
+    assert!(lost.is_retryable_conflict(), "{lost:?}");
+    drop((one, two));
+    pool.close().await;
+    // A database that does not answer is not a conflict to retry at once.
+    let down = switchboard_storage::StoreError::from(sqlx::Error::PoolTimedOut);
+    assert!(!down.is_retryable_conflict());
+}
