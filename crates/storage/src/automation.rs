@@ -193,22 +193,6 @@ impl Store {
         Ok(())
     }
 
-    /// The person's conversation, created if their first event carried no message (a Get
-    /// Started tap), with its automation state and the person's tags.
-    pub async fn automation_subject(
-        &self,
-        channel: ChannelId,
-        contact: ContactId,
-    ) -> Result<AutomationSubject> {
-        let mut contexts = self
-            .automation_contexts(&[(channel, contact)], Millis::now())
-            .await?;
-        contexts
-            .remove(&contact)
-            .map(|c| c.subject)
-            .ok_or(StoreError::NotFound)
-    }
-
     /// What the decisions of a claimed batch read, for all of its people at once (a handful of
     /// statements, not a handful per person). Conversations are created for people whose
     /// first event carried no message (a Get Started tap).
@@ -283,21 +267,6 @@ impl Store {
         rows.iter().map(|r| get(r, "tag")).collect()
     }
 
-    /// Applies one decision atomically, if the event is still ours and the conversation's
-    /// automation state is still the one it was decided on.
-    pub async fn apply_automation(
-        &self,
-        worker: &str,
-        job: &AutomationJob,
-        subject: &AutomationSubject,
-        changes: &AutomationChanges,
-    ) -> Result<Applied> {
-        let mut applied = self
-            .apply_automations(worker, &[(job, subject, changes)])
-            .await?;
-        Ok(applied.pop().unwrap_or(Applied::Conflict))
-    }
-
     /// Applies a batch of decisions (one per person) in one transaction: one commit and a
     /// handful of multi-row statements for the lot, which is what keeps automations from
     /// starving webhook ingest of the single SQLite writer. Each decision still stands or falls
@@ -313,16 +282,10 @@ impl Store {
             return Ok(Vec::new());
         }
         // A deadlock with webhook ingest (PostgreSQL) rolls the whole batch back: run it again.
-        let mut attempt = 1;
-        loop {
-            match self.apply_automations_once(worker, decisions).await {
-                Err(e) if e.is_retryable_conflict() && attempt < crate::CONFLICT_ATTEMPTS => {
-                    tracing::info!(attempt, error = %e, "automation batch lost a deadlock; running it again");
-                    attempt += 1;
-                }
-                result => return result,
-            }
-        }
+        crate::run_again_on_conflict("automation batch", || {
+            self.apply_automations_once(worker, decisions)
+        })
+        .await
     }
 
     async fn apply_automations_once(

@@ -239,8 +239,9 @@ impl Store {
         conversation: ConversationId,
         bulk_since: Millis,
     ) -> Result<SendContext> {
-        let contact = self.get_conversation(conversation).await?.contact_id;
-        self.send_contexts(&[contact], bulk_since)
+        let conversation = self.get_conversation(conversation).await?;
+        let contact = conversation.contact_id;
+        self.contexts_of(vec![conversation], bulk_since)
             .await?
             .remove(&contact)
             .ok_or(StoreError::NotFound)
@@ -258,6 +259,34 @@ impl Store {
         if ids.is_empty() {
             return Ok(HashMap::new());
         }
+        let sql = format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE contact_id IN ({})",
+            placeholders(0, ids.len())
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in &ids {
+            q = q.bind(*id);
+        }
+        let conversations = q
+            .fetch_all(&self.read)
+            .await?
+            .iter()
+            .map(conversation_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        self.contexts_of(conversations, bulk_since).await
+    }
+
+    /// The rest of each conversation's send context: its contact, their last inbound message
+    /// and recent bulk sends (three statements for any number of conversations).
+    async fn contexts_of(
+        &self,
+        conversations: Vec<ConversationRow>,
+        bulk_since: Millis,
+    ) -> Result<HashMap<ContactId, SendContext>> {
+        let ids: BTreeSet<i64> = conversations.iter().map(|c| c.contact_id.0).collect();
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
         let list = placeholders(0, ids.len());
         let bind_ids = |sql: String| {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -266,11 +295,6 @@ impl Store {
             }
             q
         };
-        let conversations = bind_ids(format!(
-            "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE contact_id IN ({list})"
-        ))
-        .fetch_all(&self.read)
-        .await?;
         let people: HashMap<i64, ContactRow> = bind_ids(format!(
             "SELECT {CONTACT_COLUMNS} FROM contacts WHERE id IN ({list})"
         ))
@@ -306,8 +330,7 @@ impl Store {
         }
 
         let mut out = HashMap::with_capacity(conversations.len());
-        for row in &conversations {
-            let conversation = conversation_from_row(row)?;
+        for conversation in conversations {
             let key = conversation.contact_id;
             let Some(contact) = people.get(&key.0).cloned() else {
                 continue;

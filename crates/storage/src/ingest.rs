@@ -63,16 +63,7 @@ impl Store {
         // PostgreSQL may pick a batch as a deadlock's victim (another writer, e.g. the
         // automation worker, locking the same conversations in another order): the batch was
         // rolled back whole, so it is simply run again rather than answered with a 503.
-        let mut attempt = 1;
-        loop {
-            match self.ingest_once(items).await {
-                Err(e) if e.is_retryable_conflict() && attempt < crate::CONFLICT_ATTEMPTS => {
-                    tracing::info!(attempt, error = %e, "ingest batch lost a deadlock; running it again");
-                    attempt += 1;
-                }
-                result => return result,
-            }
-        }
+        crate::run_again_on_conflict("ingest batch", || self.ingest_once(items)).await
     }
 
     async fn ingest_once(&self, items: &[IngestItem]) -> Result<Vec<IngestOutcome>> {

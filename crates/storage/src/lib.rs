@@ -82,8 +82,27 @@ impl StoreError {
     }
 }
 
-/// How often a transaction that lost a deadlock is run again before the error is returned.
-pub(crate) const CONFLICT_ATTEMPTS: u32 = 3;
+/// How often a transaction that lost a deadlock is tried in all before the error is returned.
+const CONFLICT_ATTEMPTS: u32 = 3;
+
+/// Runs a whole transaction, and runs it again when PostgreSQL rolled it back as a deadlock's
+/// victim ([`StoreError::is_retryable_conflict`]); any other outcome is returned as it is.
+pub(crate) async fn run_again_on_conflict<T, F, Fut>(what: &str, mut transaction: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let mut attempt = 1;
+    loop {
+        match transaction().await {
+            Err(e) if e.is_retryable_conflict() && attempt < CONFLICT_ATTEMPTS => {
+                tracing::info!(what, attempt, error = %e, "lost a deadlock; running it again");
+                attempt += 1;
+            }
+            result => return result,
+        }
+    }
+}
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
