@@ -271,7 +271,7 @@ async fn a_reply_claimed_but_not_yet_called_when_the_process_died_is_sent_once_a
     let now = Millis::now();
     let claimed = store
         .claim_outbox(
-            "crash-test-node",
+            "crash-test-node#a-previous-boot",
             Lane::Reply,
             now,
             now.plus_millis(600_000),
@@ -286,7 +286,8 @@ async fn a_reply_claimed_but_not_yet_called_when_the_process_died_is_sent_once_a
         Some(MessageStatus::Sending)
     );
 
-    // The same node comes back (its lease has ten minutes to run: restart recovery does not wait).
+    // The same node comes back (its lease has ten minutes to run: restart recovery does not wait
+    // for it, only for the previous life's heartbeat to be provably old; this one never beat).
     let listen = free_port();
     let base = format!("http://{listen}");
     let mut server = serve(&db.url, listen, &emulator.graph_api_url());

@@ -215,6 +215,7 @@ impl Server {
             .node_id
             .clone()
             .unwrap_or_else(|| format!("{}@{addr}", hostname()));
+        let process_id = crate::dispatcher::process_identity(&node_id);
         let http = switchboard_channels::http_client_with_timeout(config.platform_timeout);
         let registry = ChannelRegistry::new(
             store.clone(),
@@ -251,6 +252,7 @@ impl Server {
             store: store.clone(),
             registry: registry.clone(),
             node_id: node_id.clone().into(),
+            process_id: process_id.clone().into(),
             lease: config.outbox_lease,
             retry: RetryPolicy::default(),
             wake,
@@ -263,7 +265,7 @@ impl Server {
                 store: store.clone(),
                 registry: registry.clone(),
                 composer: state.composer(),
-                node_id: node_id.clone().into(),
+                process_id: process_id.clone().into(),
                 wake: state.wake.clone(),
                 http: switchboard_channels::http_client(),
             }
@@ -293,7 +295,7 @@ impl Server {
                 })
                 .await
         });
-        tracing::info!(%addr, node = %node_id, backend = store.backend().as_str(), "switchboard listening");
+        tracing::info!(%addr, node = %node_id, process = %process_id, backend = store.backend().as_str(), "switchboard listening");
         Ok(ServerHandle {
             addr,
             store,

@@ -52,7 +52,8 @@ pub struct AutomationWorker {
     pub store: Store,
     pub registry: ChannelRegistry,
     pub composer: Composer,
-    pub node_id: Arc<str>,
+    /// This process's identity (node name and boot id): claims of events are per process.
+    pub process_id: Arc<str>,
     /// Notified by ingest after each commit; we notify it after queueing answers (it is also
     /// the dispatcher's signal).
     pub wake: Arc<Notify>,
@@ -76,7 +77,7 @@ impl AutomationWorker {
             let lease_until = now.plus_millis(i64::try_from(LEASE.as_millis()).unwrap_or(30_000));
             match self
                 .store
-                .claim_automation(&self.node_id, now, lease_until, CLAIM_BATCH)
+                .claim_automation(&self.process_id, now, lease_until, CLAIM_BATCH)
                 .await
             {
                 Ok(jobs) if !jobs.is_empty() => {
@@ -148,7 +149,7 @@ impl AutomationWorker {
             .iter()
             .map(|d| (&d.job, &d.subject, &d.changes))
             .collect();
-        let applied = match self.store.apply_automations(&self.node_id, &batch).await {
+        let applied = match self.store.apply_automations(&self.process_id, &batch).await {
             Ok(applied) => applied,
             Err(e) => {
                 tracing::warn!(error = %e, "writing automation decisions failed; will retry");
@@ -198,7 +199,7 @@ impl AutomationWorker {
             event => {
                 let Some(input) = person_input(event) else {
                     self.store
-                        .skip_automation(job.event_id, &self.node_id)
+                        .skip_automation(job.event_id, &self.process_id)
                         .await?;
                     return Ok(None);
                 };

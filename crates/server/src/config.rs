@@ -15,8 +15,10 @@ pub struct ServerConfig {
     /// Public base URL of this server (for `setWebhook`); Telegram webhooks are registered
     /// automatically when it is set.
     pub public_url: Option<String>,
-    /// Identifies this process's outbox claims. A restarted node with the same id reclaims its
-    /// in-flight rows at once instead of waiting for their leases to expire.
+    /// This node's name. Each process adds a boot id to it; a restarted node of the same name
+    /// reclaims the in-flight rows of its previous life (a process of that name that no longer
+    /// heartbeats) at once instead of waiting for their leases. Two live processes given the
+    /// same name by mistake leave each other's rows alone.
     pub node_id: Option<String>,
     /// Largest webhook or API body accepted (Messenger batches are small; 1 MiB is generous).
     pub body_limit: usize,

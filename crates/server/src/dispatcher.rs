@@ -3,7 +3,13 @@
 //! delays an answer.
 //!
 //! Within one claimed batch, messages to the same person are sent one after another in the order
-//! they were queued; different people are sent to concurrently.
+//! they were queued; different people are sent to concurrently. A message that goes back to the
+//! queue (a retry, a deferral) takes the rest of its person's messages in the batch back with it,
+//! unsent: the claim query then holds them behind it (see `switchboard_storage::outbox`).
+//!
+//! Every write about a claimed row carries the claim's token, so a worker whose claim was lost
+//! changes nothing; while a batch is being sent, its lease is renewed ([`LEASE_RENEWALS`] times
+//! per lease), so a slow platform or a long wait never lets a live claim expire.
 //!
 //! Life of one send: claim (the row is `sending`, leased) → a pacing slot → the "call started"
 //! mark, committed → the platform call → its result, committed. The mark is what makes crash
@@ -24,7 +30,8 @@ use switchboard_domain::{
     SendErrorClass,
 };
 use switchboard_storage::{
-    ChannelAlert, DispatchResult, Lane, OutboxJob, RetryPolicy, Store, StoreError,
+    ChannelAlert, ClaimToken, DispatchResult, Lane, OutboxJob, Restart, RetryPolicy, Store,
+    StoreError,
 };
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::task::JoinSet;
@@ -48,10 +55,16 @@ pub const BULK_IN_FLIGHT_WINDOW: usize = CONCURRENT_SENDS * BULK_WORKERS;
 const MARK_FAILED_DELAY_MS: i64 = 1_000;
 /// How often an idle worker looks for due retries and other nodes' work.
 const IDLE_POLL: Duration = Duration::from_millis(250);
-const RECOVERY_INTERVAL: Duration = Duration::from_secs(5);
-/// How often a node says it is alive, and how long without a heartbeat counts as gone.
-const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(2);
+const RECOVERY_INTERVAL: Duration = Duration::from_secs(2);
+/// How often a process says it is alive, and how long without a heartbeat counts as gone when
+/// the channels' rates are shared out among the live nodes.
+const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(500);
 const NODE_LIVENESS_MS: i64 = 7_000;
+/// How long a process of this node's name must have been silent to be taken for a previous
+/// life whose in-flight rows may be recovered (four missed heartbeats). Only processes sharing
+/// a name are judged by it, so a heavily loaded *other* node is never taken for dead; leases
+/// cover those.
+const PREVIOUS_LIFE_SILENCE_MS: i64 = 2_000;
 /// A send whose slot opens within this is waited for in place; later ones go back to the queue.
 const INLINE_WAIT: Duration = Duration::from_millis(100);
 /// Pause after a rate-limit answer that did not say how long to wait.
@@ -60,12 +73,18 @@ const RATE_LIMIT_BACKOFF: Duration = Duration::from_secs(5);
 const MESSENGER_AUDIO_VIDEO_PER_SECOND: f64 = 10.0;
 /// Pause after the platform rejected the channel's credentials.
 const AUTH_BROKEN_PAUSE: Duration = Duration::from_secs(60);
+/// How many times per lease period a batch in progress renews its lease.
+const LEASE_RENEWALS: u32 = 3;
 
 #[derive(Clone)]
 pub struct Dispatcher {
     pub store: Store,
     pub registry: ChannelRegistry,
+    /// The configured node name (`SWITCHBOARD_NODE_ID`).
     pub node_id: Arc<str>,
+    /// This process: the node name and a boot id (see [`process_identity`]). Claims, heartbeats
+    /// and restart recovery use it, so two processes never take each other's rows for their own.
+    pub process_id: Arc<str>,
     pub lease: Duration,
     pub retry: RetryPolicy,
     pub wake: Arc<Notify>,
@@ -78,17 +97,13 @@ impl Dispatcher {
     /// Recovers this node's rows from a previous life, then runs workers and periodic lease
     /// recovery until the runtime stops.
     pub async fn start(self, reply_workers: usize) -> JoinSet<()> {
-        match self
-            .store
-            .recover_outbox(Some(&self.node_id), Millis::now())
-            .await
-        {
-            Ok(0) => {}
-            Ok(n) => {
-                tracing::info!(rows = n, node = %self.node_id, "recovered outbox rows left in flight")
-            }
-            Err(e) => tracing::warn!(error = %e, "outbox recovery failed; will retry"),
+        // Say we are alive first: a process of the same name starting after us must not take
+        // our rows for a previous life's.
+        if let Err(e) = self.beat().await {
+            tracing::warn!(error = %e, "first heartbeat failed");
         }
+        self.wait_for_previous_life_to_fall_silent().await;
+        self.recover_previous_lives().await;
         let mut tasks = JoinSet::new();
         for _ in 0..reply_workers.max(1) {
             tasks.spawn(self.clone().work(Lane::Reply));
@@ -104,24 +119,75 @@ impl Dispatcher {
     /// Tells the database this node is alive, and learns how many share the channels' rates.
     async fn heartbeat(self) {
         loop {
-            match self
-                .store
-                .heartbeat(&self.node_id, Millis::now(), NODE_LIVENESS_MS)
-                .await
-            {
-                Ok(n) => self.pacer.set_live_nodes(n),
-                Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
-            }
             tokio::time::sleep(HEARTBEAT_INTERVAL).await;
+            if let Err(e) = self.beat().await {
+                tracing::warn!(error = %e, "heartbeat failed");
+            }
         }
     }
 
+    async fn beat(&self) -> Result<(), StoreError> {
+        let live = self
+            .store
+            .heartbeat(&self.process_id, Millis::now(), NODE_LIVENESS_MS)
+            .await?;
+        self.pacer.set_live_nodes(live);
+        Ok(())
+    }
+
+    /// Expired leases, and the rows of a previous life of this node: one that was killed just
+    /// before this process started still looked alive then, and is taken for gone once its
+    /// heartbeat is older than the liveness window — seconds, not a whole lease.
     async fn recover_periodically(self) {
         loop {
             tokio::time::sleep(RECOVERY_INTERVAL).await;
-            if let Err(e) = self.store.recover_outbox(None, Millis::now()).await {
+            if let Err(e) = self.store.recover_expired_leases(Millis::now()).await {
                 tracing::warn!(error = %e, "outbox recovery failed");
             }
+            self.recover_previous_lives().await;
+        }
+    }
+
+    /// A previous life killed a moment ago still looks alive: wait (at most
+    /// [`PREVIOUS_LIFE_SILENCE_MS`]) until its last heartbeat is old enough to prove it gone, so
+    /// its rows are recovered before this process serves. A live process sharing our name by
+    /// mistake keeps beating, and keeps its rows.
+    async fn wait_for_previous_life_to_fall_silent(&self) {
+        let last_seen = match self
+            .store
+            .previous_life_last_seen(&self.node_id, &self.process_id)
+            .await
+        {
+            Ok(Some(seen)) => seen,
+            Ok(None) => return,
+            Err(e) => return tracing::warn!(error = %e, "looking for a previous life failed"),
+        };
+        let silent_at = last_seen.plus_millis(PREVIOUS_LIFE_SILENCE_MS + 1);
+        let wait = silent_at.0.saturating_sub(Millis::now().0);
+        if wait > 0 {
+            let wait = Duration::from_millis(u64::try_from(wait).unwrap_or(0))
+                .min(Duration::from_millis(PREVIOUS_LIFE_SILENCE_MS as u64 + 1));
+            tracing::info!(
+                wait_ms = wait.as_millis() as u64,
+                "waiting for the previous life of this node to fall silent"
+            );
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    async fn recover_previous_lives(&self) {
+        let now = Millis::now();
+        let restart = Restart {
+            node: &self.node_id,
+            process: &self.process_id,
+            alive_after: now.plus_millis(-PREVIOUS_LIFE_SILENCE_MS),
+        };
+        match self.store.recover_previous_lives(restart, now).await {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(rows = n, process = %self.process_id, "recovered outbox rows a previous life left in flight")
+            }
+            Err(e) => tracing::warn!(error = %e, "outbox recovery failed; will retry"),
         }
     }
 
@@ -136,11 +202,16 @@ impl Dispatcher {
             // handed straight back.
             let busy = self.pacer.busy_channels(Instant::now(), INLINE_WAIT);
             let now = Millis::now();
-            let lease_until =
-                now.plus_millis(i64::try_from(self.lease.as_millis()).unwrap_or(30_000));
             match self
                 .store
-                .claim_outbox(&self.node_id, lane, now, lease_until, CLAIM_BATCH, &busy)
+                .claim_outbox(
+                    &self.process_id,
+                    lane,
+                    now,
+                    self.lease_from(now),
+                    CLAIM_BATCH,
+                    &busy,
+                )
                 .await
             {
                 Ok(jobs) if !jobs.is_empty() => self.send_all(jobs).await,
@@ -155,17 +226,39 @@ impl Dispatcher {
         }
     }
 
+    fn lease_from(&self, now: Millis) -> Millis {
+        now.plus_millis(i64::try_from(self.lease.as_millis()).unwrap_or(30_000))
+    }
+
+    /// Renews the lease of a batch's rows until the batch is done (the task is aborted then).
+    /// A renewal that fails is tried again at the next tick; if the database stays away past the
+    /// lease, recovery takes the rows and the fence stops this worker from touching them.
+    async fn renew_lease(self, claim: ClaimToken) {
+        let every = (self.lease / LEASE_RENEWALS).max(Duration::from_millis(50));
+        loop {
+            tokio::time::sleep(every).await;
+            match self
+                .store
+                .renew_outbox_lease(&claim, self.lease_from(Millis::now()))
+                .await
+            {
+                Ok(0) => return,
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "renewing an outbox lease failed"),
+            }
+        }
+    }
+
     /// Results are recorded in one transaction; if the database is briefly away we try a few
     /// times, then leave the rows to lease recovery (which makes rows whose call had started
     /// `unknown`, and re-queues the others).
     ///
     /// A batch refused for another reason (one row breaking a constraint) is recorded row by row,
-    /// so one bad row cannot leave the rest `sending` until their leases expire — after which
-    /// replies would be sent a second time.
-    async fn record(&self, results: Vec<DispatchResult>) {
+    /// so one bad row cannot leave the rest `sending` until their leases expire.
+    async fn record(&self, claim: &ClaimToken, results: Vec<DispatchResult>) {
         for attempt in 0..5u32 {
-            match self.store.record_dispatch(&results).await {
-                Ok(()) => return,
+            match self.store.record_dispatch(claim, &results).await {
+                Ok(recorded) => return report_stale(recorded.stale),
                 Err(StoreError::Unavailable(e)) => {
                     tracing::warn!(error = %e, attempt, "recording send results failed");
                     tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
@@ -173,12 +266,15 @@ impl Dispatcher {
                 Err(e) => {
                     tracing::error!(error = %e, "a batch of send results was refused; recording them one by one");
                     for result in &results {
-                        if let Err(e) = self
+                        match self
                             .store
-                            .record_dispatch(std::slice::from_ref(result))
+                            .record_dispatch(claim, std::slice::from_ref(result))
                             .await
                         {
-                            tracing::error!(error = %e, ?result, "send result could not be recorded");
+                            Ok(recorded) => report_stale(recorded.stale),
+                            Err(e) => {
+                                tracing::error!(error = %e, ?result, "send result could not be recorded")
+                            }
                         }
                     }
                     return;
@@ -189,6 +285,10 @@ impl Dispatcher {
 
     /// Sends a claimed batch and records every result before returning.
     async fn send_all(&self, jobs: Vec<OutboxJob>) {
+        let Some(claim) = jobs.first().map(|j| j.claim.clone()) else {
+            return;
+        };
+        let renewal = tokio::spawn(self.clone().renew_lease(claim.clone()));
         let mut per_person: BTreeMap<(i64, i64), Vec<OutboxJob>> = BTreeMap::new();
         for job in jobs {
             per_person
@@ -197,37 +297,41 @@ impl Dispatcher {
                 .push(job);
         }
         let limit = Arc::new(Semaphore::new(CONCURRENT_SENDS));
-        let marks = CallMarks::start(self.store.clone(), self.node_id.clone());
-        let (results, recorder) = Results::start(self.clone(), limit.clone());
+        let marks = CallMarks::start(self.store.clone(), claim.clone());
+        let (results, recorder) = Results::start(self.clone(), claim, limit.clone());
         let mut sends = JoinSet::new();
         for (_, queue) in per_person {
             let this = self.clone();
             let limit = limit.clone();
             let (marks, results) = (marks.clone(), results.clone());
             sends.spawn(async move {
+                // Set when one of this person's messages went back to the queue: the ones after
+                // it go back too, unsent, so they cannot overtake it.
+                let mut held_until = None;
                 for job in queue {
+                    if let Some(run_at) = held_until {
+                        let message_id = job.message_id;
+                        results.push(DispatchResult::Deferred { message_id, run_at }, None);
+                        continue;
+                    }
                     let Ok(permit) = limit.clone().acquire_owned().await else {
                         break;
                     };
-                    match this.send_one(job, &marks).await {
-                        // The permit stays with the result until it is committed: a row whose
-                        // call started counts against CONCURRENT_SENDS until then.
-                        Some(Sent {
-                            result,
-                            called: true,
-                        }) => results.push(result, Some(permit)),
-                        Some(Sent { result, .. }) => {
-                            drop(permit);
-                            results.push(result, None);
-                        }
-                        None => {}
-                    }
+                    // `None`: the claim is lost, and with it the rest of the batch.
+                    let Some(Sent { result, called }) = this.send_one(job, &marks).await else {
+                        break;
+                    };
+                    held_until = result.requeued_until();
+                    // The permit stays with the result until it is committed: a row whose call
+                    // started counts against CONCURRENT_SENDS until then.
+                    results.push(result, called.then_some(permit));
                 }
             });
         }
         while sends.join_next().await.is_some() {}
         drop((results, marks));
         let _ = recorder.await;
+        renewal.abort();
     }
 
     /// Sends one claimed message and says what to record; `None` when the row is no longer ours
@@ -249,46 +353,24 @@ impl Dispatcher {
         let limits = channel.record.settings.rate_limits();
         // Messenger allows audio and video only at 10/s per page (A13), within the page's rate:
         // they take a slot of their own bucket first.
-        if let Some((bucket, av_limits)) = audio_video_bucket(&channel, &job) {
-            loop {
-                let now = Instant::now();
-                match self.pacer.acquire(bucket, av_limits, "", now) {
-                    Pace::Go => break,
-                    Pace::NotBefore(t) if t - now <= INLINE_WAIT => {
-                        tokio::time::sleep_until(t.into()).await
-                    }
-                    Pace::NotBefore(t) => {
-                        return not_called(DispatchResult::Deferred {
-                            message_id: job.message_id,
-                            run_at: millis_at(t),
-                        });
-                    }
-                }
-            }
-        }
-        loop {
-            let now = Instant::now();
-            match self
-                .pacer
-                .acquire(job.channel_id, limits, job.recipient.as_str(), now)
-            {
-                Pace::Go => break,
-                Pace::NotBefore(t) if t - now <= INLINE_WAIT => {
-                    tokio::time::sleep_until(t.into()).await
-                }
-                Pace::NotBefore(t) => {
-                    return not_called(DispatchResult::Deferred {
-                        message_id: job.message_id,
-                        run_at: millis_at(t),
-                    });
-                }
+        let av_bucket = audio_video_bucket(&channel, &job);
+        let buckets = av_bucket
+            .iter()
+            .map(|(bucket, av_limits)| (*bucket, *av_limits, ""))
+            .chain([(job.channel_id, limits, job.recipient.as_str())]);
+        for (bucket, limits, recipient) in buckets {
+            if let Err(run_at) = self.slot(bucket, limits, recipient).await {
+                return not_called(DispatchResult::Deferred {
+                    message_id: job.message_id,
+                    run_at,
+                });
             }
         }
         // The call may only start once the database knows it may have happened.
         match marks.mark(job.message_id).await {
             Marked::Started => {}
             Marked::NotOurs => {
-                tracing::warn!(message = %job.message_id, "lease lost before the platform call; not sent, left to recovery");
+                tracing::warn!(message = %job.message_id, "claim lost before the platform call (stale claim); not sent, left to recovery");
                 return None;
             }
             Marked::Failed => {
@@ -298,8 +380,9 @@ impl Dispatcher {
                 });
             }
         }
+        // Receipts carry the platform's time of the message, which is never before this.
+        let called_at = Millis::now();
         let outcome = deliver(&self.store, self.public_url.as_deref(), &channel, &job).await;
-        let now = Millis::now();
         let result = match outcome {
             Ok(delivered) => {
                 if channel.record.alert.is_some() {
@@ -308,15 +391,35 @@ impl Dispatcher {
                 DispatchResult::Sent {
                     message_id: job.message_id,
                     platform_message_id: delivered.platform_message_id,
-                    at: now,
+                    at: called_at,
                 }
             }
-            Err(err) => self.on_failure(job, err, now),
+            Err(err) => self.on_failure(job, err, Millis::now()),
         };
         Some(Sent {
             result,
             called: true,
         })
+    }
+
+    /// Waits for a pacing slot in `bucket` when it opens within [`INLINE_WAIT`]; otherwise
+    /// says when to try again (the message goes back to the queue until then).
+    async fn slot(
+        &self,
+        bucket: ChannelId,
+        limits: RateLimits,
+        recipient: &str,
+    ) -> Result<(), Millis> {
+        loop {
+            let now = Instant::now();
+            match self.pacer.acquire(bucket, limits, recipient, now) {
+                Pace::Go => return Ok(()),
+                Pace::NotBefore(t) if t - now <= INLINE_WAIT => {
+                    tokio::time::sleep_until(t.into()).await
+                }
+                Pace::NotBefore(t) => return Err(millis_at(t)),
+            }
+        }
     }
 
     fn on_failure(&self, job: OutboxJob, err: SendError, now: Millis) -> DispatchResult {
@@ -438,13 +541,13 @@ struct CallMarks(mpsc::UnboundedSender<(MessageId, oneshot::Sender<Marked>)>);
 
 impl CallMarks {
     /// The writer task ends when the last handle is dropped.
-    fn start(store: Store, worker: Arc<str>) -> CallMarks {
+    fn start(store: Store, claim: ClaimToken) -> CallMarks {
         let (tx, mut rx) = mpsc::unbounded_channel::<(MessageId, oneshot::Sender<Marked>)>();
         tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
                 let group = gather(&mut rx, first).await;
                 let ids: Vec<MessageId> = group.iter().map(|(id, _)| *id).collect();
-                match store.mark_calls_started(&worker, &ids, Millis::now()).await {
+                match store.mark_calls_started(&claim, &ids, Millis::now()).await {
                     Ok(marked) => {
                         let marked: HashSet<MessageId> = marked.into_iter().collect();
                         for (id, reply) in group {
@@ -500,6 +603,7 @@ impl Results {
     /// The recorder task ends, having recorded everything, when the last handle is dropped.
     fn start(
         dispatcher: Dispatcher,
+        claim: ClaimToken,
         limit: Arc<Semaphore>,
     ) -> (Results, tokio::task::JoinHandle<()>) {
         let (tx, mut rx) = mpsc::unbounded_channel();
@@ -522,14 +626,14 @@ impl Results {
                     }
                     Some(None) => {
                         if !pending.is_empty() {
-                            record_pending(&dispatcher, &mut pending).await;
+                            record_pending(&dispatcher, &claim, &mut pending).await;
                         }
                         break;
                     }
                     None => true,
                 };
                 if flush {
-                    record_pending(&dispatcher, &mut pending).await;
+                    record_pending(&dispatcher, &claim, &mut pending).await;
                     deadline = None;
                 }
             }
@@ -547,10 +651,11 @@ impl Results {
 /// Records the results, then releases their permits.
 async fn record_pending(
     dispatcher: &Dispatcher,
+    claim: &ClaimToken,
     pending: &mut Vec<(DispatchResult, Option<OwnedSemaphorePermit>)>,
 ) {
     let (results, permits): (Vec<_>, Vec<_>) = pending.drain(..).unzip();
-    dispatcher.record(results).await;
+    dispatcher.record(claim, results).await;
     drop(permits);
 }
 
@@ -591,4 +696,27 @@ fn audio_video_bucket(channel: &LiveChannel, job: &OutboxJob) -> Option<(Channel
 fn millis_at(t: Instant) -> Millis {
     let ahead = t.saturating_duration_since(Instant::now());
     Millis::now().plus_millis(i64::try_from(ahead.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Results that changed nothing because their claim was no longer current: the fence at work.
+/// Each is a send whose outcome the database did not take (the row had been recovered), so it
+/// is worth a warning.
+fn report_stale(stale: u64) {
+    if stale > 0 {
+        tracing::warn!(
+            stale,
+            "send results of a lost claim were not recorded (stale claim)"
+        );
+    }
+}
+
+/// This process's identity: the configured node name, `#`, a random boot id. A restart is a new
+/// process, so it can tell its previous life's rows (same name, another boot, no heartbeat) from
+/// those of a live process that happens to share its name.
+pub fn process_identity(node_id: &str) -> String {
+    format!(
+        "{node_id}{}{:016x}",
+        switchboard_storage::BOOT_SEPARATOR,
+        fastrand::u64(..)
+    )
 }

@@ -189,9 +189,14 @@ impl Store {
 }
 
 impl Store {
-    /// Records that `node` is alive and returns how many nodes were seen within `window_ms`
-    /// (this one included).
+    /// Records that `node` (a process: node name and boot id) is alive and returns how many
+    /// were seen within `window_ms` (this one included). Processes gone for an hour are
+    /// forgotten: every restart is a new process.
     pub async fn heartbeat(&self, node: &str, now: Millis, window_ms: i64) -> Result<u32> {
+        sqlx::query("DELETE FROM nodes WHERE last_seen < $1")
+            .bind(now.0 - FORGET_PROCESSES_AFTER_MS)
+            .execute(&self.write)
+            .await?;
         sqlx::query(
             "INSERT INTO nodes (node_id, last_seen) VALUES ($1, $2)
              ON CONFLICT (node_id) DO UPDATE SET last_seen = excluded.last_seen",
@@ -208,3 +213,6 @@ impl Store {
         Ok(u32::try_from(n).unwrap_or(u32::MAX).max(1))
     }
 }
+
+/// How long a process that stopped heartbeating stays in the `nodes` table.
+const FORGET_PROCESSES_AFTER_MS: i64 = 3_600_000;

@@ -157,4 +157,9 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "automation_queue_indexes",
         include_str!("../migrations/0009_automation_queue_indexes.sql"),
     ),
+    (
+        10,
+        "fenced_claims",
+        include_str!("../migrations/0010_fenced_claims.sql"),
+    ),
 ];

@@ -653,6 +653,19 @@ async fn advance_receipts(
     now: Millis,
 ) -> Result<()> {
     let rank = status_rank(to);
+    // Kept on the contact for a send whose result is recorded after this receipt (Meta may
+    // deliver the webhook before the Send API answers): recording it applies the watermark.
+    let column = match to {
+        MessageStatus::Read => "read_watermark",
+        _ => "delivered_watermark",
+    };
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE contacts SET {column} = $1 WHERE id = $2 AND ({column} IS NULL OR {column} < $1)"
+    )))
+    .bind(watermark.0)
+    .bind(contact)
+    .execute(&mut **tx)
+    .await?;
     sqlx::query(
         "UPDATE messages SET status = $1, status_rank = $2, updated_at = $3
          WHERE contact_id = $4 AND direction = 'out' AND status_rank >= 3 AND status_rank < $2

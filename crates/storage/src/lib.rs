@@ -37,7 +37,10 @@ pub use dialect::Backend;
 pub use inbox::{ContactRow, ConversationRow, MessageRow, SendContext};
 pub use ingest::{IngestItem, IngestOutcome, OutgoingDraft};
 pub use media::{MediaInfo, NewMedia};
-pub use outbox::{DispatchResult, Lane, OutboxJob, OutgoingItem, RetryPolicy};
+pub use outbox::{
+    BOOT_SEPARATOR, ClaimToken, DispatchResult, Lane, OutboxJob, OutgoingItem, Recorded, Restart,
+    RetryPolicy,
+};
 
 /// Errors of the storage layer. The server maps them to HTTP once (503 for `Unavailable`).
 #[derive(Debug, thiserror::Error)]

@@ -145,6 +145,96 @@ impl Drop for TestDatabase {
     }
 }
 
+/// Small fixtures the storage tests share: a Messenger page, a person's text message, a queued
+/// answer to it.
+pub mod fixtures {
+    use switchboard_domain::{
+        AuthorKind, ChannelId, ChannelSettings, ContactRef, Content, InboundEnvelope, InboundEvent,
+        MessengerSettings, Millis, Psid,
+    };
+
+    use crate::{IngestItem, Lane, NewChannel, OutgoingDraft, Store};
+
+    /// A Messenger page with throwaway credentials.
+    pub async fn messenger_page(store: &Store, page: &str) -> ChannelId {
+        store
+            .create_channel(NewChannel {
+                name: format!("Page {page}"),
+                external_id: page.into(),
+                settings: ChannelSettings::Messenger(MessengerSettings {
+                    page_id: page.into(),
+                    page_access_token: "token".into(),
+                    app_secret: "secret".into(),
+                    verify_token: "verify".into(),
+                    rate_limits: None,
+                    human_agent_permission: false,
+                    utility_messaging_permission: false,
+                }),
+                default_reply: None,
+            })
+            .await
+            .expect("create channel")
+            .id
+    }
+
+    /// An event from the person with this PSID (digits only).
+    pub fn from_person(
+        psid: &str,
+        dedupe_key: &str,
+        at: i64,
+        event: InboundEvent,
+    ) -> InboundEnvelope {
+        InboundEnvelope {
+            dedupe_key: dedupe_key.into(),
+            contact: Some(ContactRef::id_only(
+                Psid::parse(psid).expect("digits").into(),
+            )),
+            occurred_at: Millis(at),
+            standby: false,
+            event,
+        }
+    }
+
+    /// A text message from the person, with this `mid`.
+    pub fn text_from(psid: &str, mid: &str, text: &str, at: i64) -> InboundEnvelope {
+        let event = InboundEvent::Message {
+            platform_message_id: mid.into(),
+            content: Content {
+                text: Some(text.into()),
+                ..Content::default()
+            },
+            referral: None,
+        };
+        from_person(psid, &format!("mid:{mid}"), at, event)
+    }
+
+    /// An automatic answer to queue on a lane.
+    pub fn answer(text: &str, lane: Lane) -> OutgoingDraft {
+        OutgoingDraft {
+            content: Content {
+                text: Some(text.into()),
+                ..Content::default()
+            },
+            author: AuthorKind::Automation,
+            lane,
+            messaging_type: Some("RESPONSE".into()),
+        }
+    }
+
+    /// The person's message, stored with these answers queued.
+    pub fn with_answers(
+        channel: ChannelId,
+        envelope: InboundEnvelope,
+        answers: Vec<OutgoingDraft>,
+    ) -> IngestItem {
+        IngestItem {
+            channel_id: channel,
+            envelope,
+            replies: answers,
+        }
+    }
+}
+
 /// Runs an `async fn(TestDatabase)` once on SQLite and once on PostgreSQL, as two tests named
 /// `<name>::sqlite` and `<name>::postgres`.
 #[macro_export]

@@ -5,13 +5,12 @@
 use std::collections::BTreeMap;
 
 use switchboard_domain::{
-    AuthorKind, ChannelId, ChannelSettings, ContactRef, Content, InboundEnvelope, InboundEvent,
-    MessengerSettings, Millis, Psid,
+    AuthorKind, ChannelId, ContactRef, Content, InboundEnvelope, InboundEvent, Millis, Psid,
 };
-use switchboard_storage::testing::TestDatabase;
+use switchboard_storage::testing::{TestDatabase, fixtures};
 use switchboard_storage::{
-    Applied, AutomationChanges, AutomationJob, IngestItem, Lane, NewChannel, OutgoingDraft,
-    OutgoingItem, Store, on_both_backends,
+    Applied, AutomationChanges, AutomationJob, IngestItem, Lane, OutgoingDraft, OutgoingItem,
+    Store, on_both_backends,
 };
 
 on_both_backends!(
@@ -21,24 +20,7 @@ on_both_backends!(
 );
 
 async fn page(store: &Store) -> ChannelId {
-    store
-        .create_channel(NewChannel {
-            name: "Page".into(),
-            external_id: "100".into(),
-            settings: ChannelSettings::Messenger(MessengerSettings {
-                page_id: "100".into(),
-                page_access_token: "token".into(),
-                app_secret: "secret".into(),
-                verify_token: "verify".into(),
-                rate_limits: None,
-                human_agent_permission: false,
-                utility_messaging_permission: false,
-            }),
-            default_reply: None,
-        })
-        .await
-        .expect("create channel")
-        .id
+    fixtures::messenger_page(store, "100").await
 }
 
 async fn writes(store: &Store, channel: ChannelId, psid: &str, mid: &str, text: &str) {

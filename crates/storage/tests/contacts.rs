@@ -4,34 +4,13 @@
 use std::collections::BTreeMap;
 
 use switchboard_domain::{
-    ChannelId, ChannelSettings, ContactRef, Content, InboundEnvelope, InboundEvent,
-    MessengerSettings, Millis, Psid,
+    ChannelId, ContactRef, Content, InboundEnvelope, InboundEvent, Millis, Psid,
 };
 use switchboard_storage::testing::TestDatabase;
+use switchboard_storage::testing::fixtures::messenger_page as page;
 use switchboard_storage::{
-    ChannelAlert, IngestItem, NewChannel, ProfileFacts, Store, StoreError, on_both_backends,
+    ChannelAlert, IngestItem, ProfileFacts, Store, StoreError, on_both_backends,
 };
-
-async fn page(store: &Store, id: &str) -> ChannelId {
-    store
-        .create_channel(NewChannel {
-            name: format!("Page {id}"),
-            external_id: id.into(),
-            settings: ChannelSettings::Messenger(MessengerSettings {
-                page_id: id.into(),
-                page_access_token: "token".into(),
-                app_secret: "secret".into(),
-                verify_token: "verify".into(),
-                rate_limits: None,
-                human_agent_permission: false,
-                utility_messaging_permission: false,
-            }),
-            default_reply: None,
-        })
-        .await
-        .expect("create channel")
-        .id
-}
 
 async fn person_writes(store: &Store, channel: ChannelId, psid: &str) {
     let envelope = InboundEnvelope {

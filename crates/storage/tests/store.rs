@@ -1,67 +1,21 @@
 //! Storage behaviour, each test run on SQLite and on PostgreSQL.
 
 use switchboard_domain::{
-    AuthorKind, ChannelId, ChannelSettings, ContactRef, Content, ExternalUserId, InboundEnvelope,
-    InboundEvent, MessageStatus, MessengerSettings, Millis, Psid, Referral, SendErrorClass,
+    AuthorKind, ChannelId, ContactRef, ExternalUserId, InboundEnvelope, InboundEvent,
+    MessageStatus, Millis, Psid, Referral, SendErrorClass,
 };
 use switchboard_storage::testing::TestDatabase;
-use switchboard_storage::{
-    DispatchResult, IngestItem, IngestOutcome, Lane, NewChannel, OutgoingDraft, OutgoingItem,
-    Store, StoreError, on_both_backends,
+use switchboard_storage::testing::fixtures::{
+    answer as reply, messenger_page as messenger_channel, text_from as text_message,
+    with_answers as item,
 };
-
-async fn messenger_channel(store: &Store, page: &str) -> ChannelId {
-    store
-        .create_channel(NewChannel {
-            name: format!("Page {page}"),
-            external_id: page.into(),
-            settings: ChannelSettings::Messenger(MessengerSettings {
-                page_id: page.into(),
-                page_access_token: "token".into(),
-                app_secret: "secret".into(),
-                verify_token: "verify".into(),
-                rate_limits: None,
-                human_agent_permission: false,
-                utility_messaging_permission: false,
-            }),
-            default_reply: Some("Thanks!".into()),
-        })
-        .await
-        .expect("create channel")
-        .id
-}
+use switchboard_storage::{
+    ClaimToken, DispatchResult, IngestOutcome, Lane, NewChannel, OutgoingItem, Restart, Store,
+    StoreError, on_both_backends,
+};
 
 fn person(psid: &str) -> ContactRef {
     ContactRef::id_only(Psid::parse(psid).unwrap().into())
-}
-
-fn text_message(psid: &str, mid: &str, text: &str, at: i64) -> InboundEnvelope {
-    InboundEnvelope {
-        dedupe_key: format!("mid:{mid}"),
-        contact: Some(person(psid)),
-        occurred_at: Millis(at),
-        standby: false,
-        event: InboundEvent::Message {
-            platform_message_id: mid.into(),
-            content: Content {
-                text: Some(text.into()),
-                ..Content::default()
-            },
-            referral: None,
-        },
-    }
-}
-
-fn reply(text: &str, lane: Lane) -> OutgoingDraft {
-    OutgoingDraft {
-        content: Content {
-            text: Some(text.into()),
-            ..Content::default()
-        },
-        author: AuthorKind::Automation,
-        lane,
-        messaging_type: Some("RESPONSE".into()),
-    }
 }
 
 /// Claims with a 30-second lease.
@@ -78,11 +32,12 @@ async fn claim(
         .expect("claim")
 }
 
-fn item(channel: ChannelId, envelope: InboundEnvelope, replies: Vec<OutgoingDraft>) -> IngestItem {
-    IngestItem {
-        channel_id: channel,
-        envelope,
-        replies,
+/// A process of `node` restarting as `process`; any process that heartbeat in the last 7 s is alive.
+fn restart<'a>(node: &'a str, process: &'a str, now: Millis) -> Restart<'a> {
+    Restart {
+        node,
+        process,
+        alive_after: now.plus_millis(-7_000),
     }
 }
 
@@ -234,27 +189,30 @@ async fn a_restarted_node_reclaims_its_rows_at_once_but_live_claims_are_left_alo
         store
             .ingest(&[item(
                 ch,
-                text_message("7", &format!("m_{i}"), "hi", i),
+                text_message(&format!("{}", 7 + i), &format!("m_{i}"), "hi", i),
                 vec![reply("ok", Lane::Reply)],
             )])
             .await
             .unwrap();
     }
     let now = Millis::now();
-    let mine = claim(&store, "node-a", Lane::Reply, now, 1).await;
-    let theirs = claim(&store, "node-b", Lane::Reply, now, 1).await;
+    let mine = claim(&store, "node-a#1", Lane::Reply, now, 1).await;
+    let theirs = claim(&store, "node-b#1", Lane::Reply, now, 1).await;
     assert_eq!((mine.len(), theirs.len()), (1, 1));
     assert_eq!(
-        store.recover_outbox(None, now).await.unwrap(),
+        store.recover_expired_leases(now).await.unwrap(),
         0,
         "periodic recovery leaves live leases alone"
     );
     assert_eq!(
-        store.recover_outbox(Some("node-a"), now).await.unwrap(),
+        store
+            .recover_previous_lives(restart("node-a", "node-a#2", now), now)
+            .await
+            .unwrap(),
         1,
         "node-a restarted"
     );
-    let again = claim(&store, "node-a", Lane::Reply, now, 10).await;
+    let again = claim(&store, "node-a#2", Lane::Reply, now, 10).await;
     assert_eq!(
         again.iter().map(|j| j.message_id).collect::<Vec<_>>(),
         vec![mine[0].message_id]
@@ -372,11 +330,14 @@ async fn sent_reply(
         .find(|j| j.message_id == queued[0])
         .expect("claimed");
     store
-        .record_dispatch(&[DispatchResult::Sent {
-            message_id: job.message_id,
-            platform_message_id: format!("out_{mid}"),
-            at: Millis(sent_at),
-        }])
+        .record_dispatch(
+            &job.claim,
+            &[DispatchResult::Sent {
+                message_id: job.message_id,
+                platform_message_id: format!("out_{mid}"),
+                at: Millis(sent_at),
+            }],
+        )
         .await
         .unwrap();
     queued[0]
@@ -617,24 +578,27 @@ async fn claimed_rows_are_leased_and_results_recorded(db: TestDatabase) {
     );
 
     store
-        .record_dispatch(&[
-            DispatchResult::Retry {
-                message_id: jobs[0].message_id,
-                run_at: now.plus_millis(60_000),
-                detail: "503".into(),
-            },
-            DispatchResult::Failed {
-                message_id: jobs[1].message_id,
-                class: SendErrorClass::RecipientUnavailable,
-                detail: "551/1545041".into(),
-                contact_unreachable: Some(jobs[1].contact_id),
-            },
-            DispatchResult::Sent {
-                message_id: jobs[2].message_id,
-                platform_message_id: "m_out".into(),
-                at: now,
-            },
-        ])
+        .record_dispatch(
+            &jobs[0].claim,
+            &[
+                DispatchResult::Retry {
+                    message_id: jobs[0].message_id,
+                    run_at: now.plus_millis(60_000),
+                    detail: "503".into(),
+                },
+                DispatchResult::Failed {
+                    message_id: jobs[1].message_id,
+                    class: SendErrorClass::RecipientUnavailable,
+                    detail: "551/1545041".into(),
+                    contact_unreachable: Some(jobs[1].contact_id),
+                },
+                DispatchResult::Sent {
+                    message_id: jobs[2].message_id,
+                    platform_message_id: "m_out".into(),
+                    at: now,
+                },
+            ],
+        )
         .await
         .unwrap();
     let retried = store.get_message(jobs[0].message_id).await.unwrap();
@@ -687,15 +651,15 @@ async fn a_dead_senders_rows_are_recovered_by_lane(db: TestDatabase) {
     let b = claim(&store, "dead-node", Lane::Bulk, now, 10).await;
     assert_eq!((r.len(), b.len()), (1, 1));
     // The bulk message's platform call had started, the reply's had not.
-    mark(&store, "dead-node", &[b[0].message_id], now).await;
+    mark(&store, &b[0].claim, &[b[0].message_id], now).await;
     assert_eq!(
-        store.recover_outbox(None, now).await.unwrap(),
+        store.recover_expired_leases(now).await.unwrap(),
         0,
         "leases still valid"
     );
     assert_eq!(
         store
-            .recover_outbox(None, now.plus_millis(31_000))
+            .recover_expired_leases(now.plus_millis(31_000))
             .await
             .unwrap(),
         2
@@ -734,12 +698,12 @@ async fn a_dead_senders_rows_are_recovered_by_lane(db: TestDatabase) {
 /// Marks the rows' platform calls as started; returns the ids that were marked.
 async fn mark(
     store: &Store,
-    worker: &str,
+    claim: &ClaimToken,
     ids: &[switchboard_domain::MessageId],
     now: Millis,
 ) -> Vec<switchboard_domain::MessageId> {
     store
-        .mark_calls_started(worker, ids, now)
+        .mark_calls_started(claim, ids, now)
         .await
         .expect("mark calls started")
 }
@@ -773,7 +737,7 @@ async fn claimed_rows_whose_call_never_started_go_back_to_the_queue_on_both_lane
     assert_eq!((r.len(), b.len()), (1, 1));
     // Claimed, waiting for a pacing slot or a permit, when the node died: no call was made.
     let later = now.plus_millis(31_000);
-    assert_eq!(store.recover_outbox(None, later).await.unwrap(), 2);
+    assert_eq!(store.recover_expired_leases(later).await.unwrap(), 2);
     for id in [r[0].message_id, b[0].message_id] {
         assert_eq!(status_of(&store, id).await, MessageStatus::Queued);
     }
@@ -794,9 +758,10 @@ async fn rows_whose_call_started_become_unknown_on_both_lanes(db: TestDatabase) 
     let r = claim(&store, "dead-node", Lane::Reply, now, 10).await;
     let b = claim(&store, "dead-node", Lane::Bulk, now, 10).await;
     let ids = [r[0].message_id, b[0].message_id];
-    assert_eq!(mark(&store, "dead-node", &ids, now).await.len(), 2);
+    assert_eq!(mark(&store, &r[0].claim, &ids, now).await.len(), 1);
+    assert_eq!(mark(&store, &b[0].claim, &ids, now).await.len(), 1);
     let later = now.plus_millis(31_000);
-    assert_eq!(store.recover_outbox(None, later).await.unwrap(), 2);
+    assert_eq!(store.recover_expired_leases(later).await.unwrap(), 2);
     for id in ids {
         let m = store.get_message(id).await.unwrap();
         assert_eq!(
@@ -816,7 +781,7 @@ async fn rows_whose_call_started_become_unknown_on_both_lanes(db: TestDatabase) 
         );
     }
     assert_eq!(
-        store.recover_outbox(None, later).await.unwrap(),
+        store.recover_expired_leases(later).await.unwrap(),
         0,
         "recovery is done with them"
     );
@@ -836,8 +801,8 @@ async fn a_restarted_nodes_rows_are_sorted_by_the_call_started_mark(db: TestData
             .unwrap();
     }
     let now = Millis::now();
-    let r = claim(&store, "node-a", Lane::Reply, now, 10).await;
-    let b = claim(&store, "node-a", Lane::Bulk, now, 10).await;
+    let r = claim(&store, "node-a#1", Lane::Reply, now, 10).await;
+    let b = claim(&store, "node-a#1", Lane::Bulk, now, 10).await;
     assert_eq!((r.len(), b.len()), (4, 4));
     // Half of each lane had its call started.
     let started = [
@@ -846,9 +811,16 @@ async fn a_restarted_nodes_rows_are_sorted_by_the_call_started_mark(db: TestData
         b[0].message_id,
         b[1].message_id,
     ];
-    assert_eq!(mark(&store, "node-a", &started, now).await.len(), 4);
+    assert_eq!(mark(&store, &r[0].claim, &started, now).await.len(), 2);
+    assert_eq!(mark(&store, &b[0].claim, &started, now).await.len(), 2);
     // node-a restarts at once: leases still valid, but its previous life is over.
-    assert_eq!(store.recover_outbox(Some("node-a"), now).await.unwrap(), 8);
+    assert_eq!(
+        store
+            .recover_previous_lives(restart("node-a", "node-a#2", now), now)
+            .await
+            .unwrap(),
+        8
+    );
     for job in r.iter().chain(&b) {
         let expected = if started.contains(&job.message_id) {
             MessageStatus::Unknown
@@ -857,10 +829,10 @@ async fn a_restarted_nodes_rows_are_sorted_by_the_call_started_mark(db: TestData
         };
         assert_eq!(status_of(&store, job.message_id).await, expected);
     }
-    let again: Vec<_> = claim(&store, "node-a", Lane::Reply, now, 10)
+    let again: Vec<_> = claim(&store, "node-a#2", Lane::Reply, now, 10)
         .await
         .into_iter()
-        .chain(claim(&store, "node-a", Lane::Bulk, now, 10).await)
+        .chain(claim(&store, "node-a#2", Lane::Bulk, now, 10).await)
         .map(|j| j.message_id)
         .collect();
     assert_eq!(
@@ -904,52 +876,77 @@ async fn only_a_live_claim_of_ones_own_can_be_marked_and_a_new_claim_clears_the_
         .iter()
         .find(|id| jobs.iter().all(|j| j.message_id != **id))
         .unwrap();
+    // Someone else's claim, for another person.
+    store
+        .ingest(&[item(
+            ch,
+            text_message("8", "m_8", "hi", 9),
+            vec![reply("ok", Lane::Bulk)],
+        )])
+        .await
+        .unwrap();
+    let theirs = claim(&store, "b", Lane::Bulk, Millis::now(), 10).await;
+    assert_eq!(
+        theirs.len(),
+        1,
+        "person 7's third row waits behind their first two"
+    );
 
     assert!(
-        mark(&store, "b", &[jobs[0].message_id], now)
+        mark(&store, &theirs[0].claim, &[jobs[0].message_id], now)
             .await
             .is_empty(),
         "another worker's claim"
     );
     assert!(
-        mark(&store, "a", &[unclaimed], now).await.is_empty(),
+        mark(&store, &jobs[0].claim, &[unclaimed], now)
+            .await
+            .is_empty(),
         "a queued row"
     );
     assert!(
-        mark(&store, "a", &[jobs[0].message_id], now.plus_millis(30_001))
-            .await
-            .is_empty(),
+        mark(
+            &store,
+            &jobs[0].claim,
+            &[jobs[0].message_id],
+            now.plus_millis(30_001)
+        )
+        .await
+        .is_empty(),
         "the lease has run out: the row may be someone else's by now"
     );
     let ids = [jobs[0].message_id, jobs[1].message_id, unclaimed];
-    let mut marked = mark(&store, "a", &ids, now).await;
+    let mut marked = mark(&store, &jobs[0].claim, &ids, now).await;
     marked.sort();
     assert_eq!(marked, vec![jobs[0].message_id, jobs[1].message_id]);
 
     // A retried and a deferred row go back to the queue; their next claim starts unmarked, so a
     // crash before that claim's call re-queues them instead of making them unknown.
     store
-        .record_dispatch(&[
-            DispatchResult::Retry {
-                message_id: jobs[0].message_id,
-                run_at: now,
-                detail: "503".into(),
-            },
-            DispatchResult::Deferred {
-                message_id: jobs[1].message_id,
-                run_at: now,
-            },
-        ])
+        .record_dispatch(
+            &jobs[0].claim,
+            &[
+                DispatchResult::Retry {
+                    message_id: jobs[0].message_id,
+                    run_at: now,
+                    detail: "503".into(),
+                },
+                DispatchResult::Deferred {
+                    message_id: jobs[1].message_id,
+                    run_at: now,
+                },
+            ],
+        )
         .await
         .unwrap();
     let again = claim(&store, "a", Lane::Bulk, now, 10).await;
     assert_eq!(again.len(), 3);
     assert_eq!(
         store
-            .recover_outbox(None, now.plus_millis(31_000))
+            .recover_expired_leases(now.plus_millis(31_000))
             .await
             .unwrap(),
-        3
+        4
     );
     for id in ids {
         assert_eq!(status_of(&store, id).await, MessageStatus::Queued);
@@ -960,19 +957,22 @@ async fn periodic_recovery_leaves_a_live_nodes_started_calls_alone(db: TestDatab
     let store = db.open().await;
     one_row_per_lane(&store).await;
     let now = Millis::now();
-    let r = claim(&store, "live-node", Lane::Reply, now, 10).await;
-    let b = claim(&store, "live-node", Lane::Bulk, now, 10).await;
-    mark(&store, "live-node", &[r[0].message_id], now).await;
+    let r = claim(&store, "live-node#1", Lane::Reply, now, 10).await;
+    let b = claim(&store, "live-node#1", Lane::Bulk, now, 10).await;
+    mark(&store, &r[0].claim, &[r[0].message_id], now).await;
     assert_eq!(
         store
-            .recover_outbox(None, now.plus_millis(29_000))
+            .recover_expired_leases(now.plus_millis(29_000))
             .await
             .unwrap(),
         0,
         "leases still valid"
     );
     assert_eq!(
-        store.recover_outbox(Some("other-node"), now).await.unwrap(),
+        store
+            .recover_previous_lives(restart("other-node", "other-node#2", now), now)
+            .await
+            .unwrap(),
         0,
         "another node restarting leaves them alone"
     );
@@ -981,11 +981,14 @@ async fn periodic_recovery_leaves_a_live_nodes_started_calls_alone(db: TestDatab
     }
     // The live node records its results as usual.
     store
-        .record_dispatch(&[DispatchResult::Sent {
-            message_id: r[0].message_id,
-            platform_message_id: "m_out".into(),
-            at: now,
-        }])
+        .record_dispatch(
+            &r[0].claim,
+            &[DispatchResult::Sent {
+                message_id: r[0].message_id,
+                platform_message_id: "m_out".into(),
+                at: now,
+            }],
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -1010,11 +1013,20 @@ async fn a_large_group_is_marked_in_chunks(db: TestDatabase) {
         .collect();
     store.enqueue(&items).await.unwrap();
     let now = Millis::now();
-    let jobs = claim(&store, "w", Lane::Bulk, now, 1_000).await;
+    let jobs = claim(&store, "w#1", Lane::Bulk, now, 1_000).await;
     assert_eq!(jobs.len(), 450);
     let ids: Vec<_> = jobs.iter().map(|j| j.message_id).collect();
-    assert_eq!(mark(&store, "w", &ids[..449], now).await.len(), 449);
-    assert_eq!(store.recover_outbox(Some("w"), now).await.unwrap(), 450);
+    assert_eq!(
+        mark(&store, &jobs[0].claim, &ids[..449], now).await.len(),
+        449
+    );
+    assert_eq!(
+        store
+            .recover_previous_lives(restart("w", "w#2", now), now)
+            .await
+            .unwrap(),
+        450
+    );
     assert_eq!(status_of(&store, ids[449]).await, MessageStatus::Queued);
     assert_eq!(status_of(&store, ids[0]).await, MessageStatus::Unknown);
     assert_eq!(store.outbox_pending().await.unwrap(), 1);
