@@ -10,11 +10,12 @@
 //! send — claimed, waiting for its slot, marked, in the air, answered, recorded. The seed is
 //! printed, and `BULK_CRASH_SEED=<n>` replays a run's schedule.
 
+mod common;
+
 use std::collections::{BTreeMap, HashMap};
-use std::net::{SocketAddr, TcpListener};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use common::serve;
 use sqlx::Row;
 use switchboard_domain::{
     AuthorKind, ChannelSettings, ContactRef, Content, InboundEnvelope, InboundEvent,
@@ -27,7 +28,6 @@ use switchboard_storage::{
     IngestItem, Lane, NewChannel, OutgoingDraft, OutgoingItem, Store, StoreOptions,
     on_both_backends,
 };
-use tokio::process::{Child, Command};
 
 const RECIPIENTS: usize = 10_000;
 const CHANNELS: usize = 4;
@@ -40,39 +40,6 @@ const KILLS_WITHIN: f64 = 0.9;
 const MAX_KILL_DELAY_MS: u64 = 60;
 const NODE: &str = "bulk-crash-node";
 const TEXT: &str = "Our spring collection is here.";
-
-fn free_port() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr")
-}
-
-fn serve(db_url: &str, listen: SocketAddr, graph: &str) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .arg("serve")
-        .env("SWITCHBOARD_DATABASE_URL", db_url)
-        .env("SWITCHBOARD_LISTEN", listen.to_string())
-        .env("SWITCHBOARD_GRAPH_API_URL", graph)
-        .env("SWITCHBOARD_NODE_ID", NODE)
-        .env("SWITCHBOARD_LOG", "error")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn switchboard")
-}
-
-/// Healthy means started: the dispatcher's restart recovery ran before the listener served.
-async fn wait_healthy(http: &reqwest::Client, base: &str) {
-    for _ in 0..400 {
-        if let Ok(r) = http.get(format!("{base}/healthz")).send().await
-            && r.status().is_success()
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("server at {base} did not become healthy");
-}
 
 /// SplitMix64: enough randomness for kill moments, reproducible from the printed seed.
 struct Rng(u64);
@@ -252,10 +219,8 @@ async fn a_bulk_send_killed_twenty_times_sends_nobody_anything_twice(db: TestDat
     let mut unknown_before = 0;
     let mut pending = i64::MAX;
     for life in 0..=KILLS {
-        let listen = free_port();
-        let base = format!("http://{listen}");
-        let mut child = serve(&db.url, listen, &emulator.graph_api_url());
-        wait_healthy(&http, &base).await;
+        let node = serve(&db.url, &emulator.graph_api_url(), NODE, "error");
+        node.wait_healthy(&http).await;
         // The previous life's rows are settled by now (restart recovery runs before the server
         // answers), and this life's own sends cannot make a row `unknown` (only recovery does).
         let now = statuses(&sql).await;
@@ -279,8 +244,7 @@ async fn a_bulk_send_killed_twenty_times_sends_nobody_anything_twice(db: TestDat
                 assert!(Instant::now() < deadline, "the campaign did not finish");
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
-            child.start_kill().expect("kill");
-            let _ = child.wait().await;
+            node.sigkill().await;
             break;
         };
         assert!(
@@ -293,8 +257,7 @@ async fn a_bulk_send_killed_twenty_times_sends_nobody_anything_twice(db: TestDat
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
         tokio::time::sleep(Duration::from_millis(rng.below(MAX_KILL_DELAY_MS + 1))).await;
-        child.start_kill().expect("SIGKILL");
-        child.wait().await.expect("reaped");
+        node.sigkill().await;
     }
     assert!(
         pending > 0,

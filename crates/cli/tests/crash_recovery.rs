@@ -4,9 +4,12 @@
 //!   platform may have it already;
 //! - it had not (claimed, waiting for its turn): it goes back to the queue and is sent once.
 
+mod common;
+
 use std::io::Read;
 use std::net::{SocketAddr, TcpListener};
-use std::process::Stdio;
+
+use common::{ADMIN_TOKEN, serve};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -20,16 +23,10 @@ use switchboard_storage::testing::TestDatabase;
 use switchboard_storage::{
     IngestItem, Lane, NewChannel, OutgoingDraft, Store, StoreOptions, on_both_backends,
 };
-use tokio::process::{Child, Command};
 
 const PAGE: &str = "1000000001";
 const PSID: &str = "24000000000000009";
-const TOKEN: &str = "crash-test-admin";
-
-fn free_port() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr")
-}
+const NODE: &str = "crash-test-node";
 
 /// A "platform" that accepts connections and never answers: a send to it stays in flight. Says
 /// on the channel when a Send API request (`POST …/messages`) has arrived.
@@ -61,34 +58,6 @@ fn black_hole() -> (std::thread::JoinHandle<()>, SocketAddr, mpsc::Receiver<()>)
         }
     });
     (handle, addr, sends)
-}
-
-fn serve(db_url: &str, listen: SocketAddr, graph: &str) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .arg("serve")
-        .env("SWITCHBOARD_DATABASE_URL", db_url)
-        .env("SWITCHBOARD_LISTEN", listen.to_string())
-        .env("SWITCHBOARD_GRAPH_API_URL", graph)
-        .env("SWITCHBOARD_ADMIN_TOKEN", TOKEN)
-        .env("SWITCHBOARD_NODE_ID", "crash-test-node")
-        .env("SWITCHBOARD_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn switchboard")
-}
-
-async fn wait_healthy(http: &reqwest::Client, base: &str) {
-    for _ in 0..200 {
-        if let Ok(r) = http.get(format!("{base}/healthz")).send().await
-            && r.status().is_success()
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("server at {base} did not become healthy");
 }
 
 async fn reply_status(store: &Store, channel: ChannelId) -> Option<MessageStatus> {
@@ -133,13 +102,12 @@ async fn a_reply_whose_call_had_started_when_the_process_died_is_unknown_and_not
     let (_hole, hole_addr, hole_sends) = black_hole();
 
     // First life: the Graph API swallows requests, so the reply is stuck in flight.
-    let listen = free_port();
-    let base = format!("http://{listen}");
-    let mut first = serve(&db.url, listen, &format!("http://{hole_addr}/v23.0"));
-    wait_healthy(&http, &base).await;
+    let first = serve(&db.url, &format!("http://{hole_addr}/v23.0"), NODE, "warn");
+    first.wait_healthy(&http).await;
+    let base = first.base.clone();
     let created: serde_json::Value = http
         .post(format!("{base}/api/v1/channels"))
-        .bearer_auth(TOKEN)
+        .bearer_auth(ADMIN_TOKEN)
         .json(
             &json!({"kind": "messenger", "name": "Shop", "page_id": PAGE, "page_access_token": "pt",
                       "app_secret": "as", "verify_token": "vt", "default_reply": "We got it!"}),
@@ -175,14 +143,11 @@ async fn a_reply_whose_call_had_started_when_the_process_died_is_unknown_and_not
         "the reply is in flight when the process dies"
     );
 
-    first.start_kill().expect("SIGKILL");
-    first.wait().await.expect("reaped");
+    first.sigkill().await;
 
     // Second life: the same node comes back with a working Graph API.
-    let listen = free_port();
-    let base = format!("http://{listen}");
-    let mut second = serve(&db.url, listen, &emulator.graph_api_url());
-    wait_healthy(&http, &base).await;
+    let second = serve(&db.url, &emulator.graph_api_url(), NODE, "warn");
+    second.wait_healthy(&http).await;
     // The platform may have accepted the first call: the reply is recorded `unknown` (for an
     // agent to see) and not sent a second time.
     wait_for_reply_status(&store, channel, MessageStatus::Unknown).await;
@@ -199,8 +164,7 @@ async fn a_reply_whose_call_had_started_when_the_process_died_is_unknown_and_not
     );
     assert_eq!(store.outbox_pending().await.unwrap(), 0);
 
-    second.start_kill().expect("kill");
-    let _ = second.wait().await;
+    second.sigkill().await;
     store.close().await;
 }
 
@@ -271,7 +235,7 @@ async fn a_reply_claimed_but_not_yet_called_when_the_process_died_is_sent_once_a
     let now = Millis::now();
     let claimed = store
         .claim_outbox(
-            "crash-test-node#a-previous-boot",
+            &format!("{NODE}#a-previous-boot"),
             Lane::Reply,
             now,
             now.plus_millis(600_000),
@@ -288,10 +252,8 @@ async fn a_reply_claimed_but_not_yet_called_when_the_process_died_is_sent_once_a
 
     // The same node comes back (its lease has ten minutes to run: restart recovery does not wait
     // for it, only for the previous life's heartbeat to be provably old; this one never beat).
-    let listen = free_port();
-    let base = format!("http://{listen}");
-    let mut server = serve(&db.url, listen, &emulator.graph_api_url());
-    wait_healthy(&http, &base).await;
+    let server = serve(&db.url, &emulator.graph_api_url(), NODE, "warn");
+    server.wait_healthy(&http).await;
     let sent = emulator
         .wait_for_calls(Platform::Messenger, "messages", 1, Duration::from_secs(20))
         .await;
@@ -303,7 +265,6 @@ async fn a_reply_claimed_but_not_yet_called_when_the_process_died_is_sent_once_a
     let calls = emulator.calls_matching(Platform::Messenger, "messages");
     assert_eq!(calls.len(), 1, "exactly once: {calls:#?}");
 
-    server.start_kill().expect("kill");
-    let _ = server.wait().await;
+    server.sigkill().await;
     store.close().await;
 }

@@ -94,6 +94,16 @@ impl Backend {
         out
     }
 
+    /// Opens a transaction that will write: on SQLite it takes the write lock at once, so two
+    /// processes migrating one file wait for each other (busy timeout) instead of one failing
+    /// when its read lock cannot be upgraded.
+    pub(crate) fn begin_writing(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN",
+        }
+    }
+
     /// Serialises concurrent migrators (several nodes starting at once) on PostgreSQL.
     pub(crate) fn migration_lock(self) -> Option<&'static str> {
         match self {

@@ -194,6 +194,14 @@ impl Store {
         migrate::run(&self.write, self.backend).await
     }
 
+    /// The versions of the migrations applied to this database, in order.
+    pub async fn applied_migrations(&self) -> Result<Vec<i64>> {
+        let rows = sqlx::query("SELECT version FROM schema_migrations ORDER BY version")
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter().map(|r| rows::get(r, "version")).collect()
+    }
+
     /// Succeeds when the database answers a trivial query (used by `/healthz`).
     pub async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.read).await?;

@@ -9,13 +9,21 @@ use sqlx::{AnyPool, Executor, Row};
 use crate::{Backend, Result};
 
 pub(crate) async fn run(pool: &AnyPool, backend: Backend) -> Result<()> {
-    pool.execute(
+    // Even `CREATE TABLE IF NOT EXISTS` is not safe to run concurrently on PostgreSQL (two
+    // sessions may both find the table missing; the loser fails on the type catalogue's unique
+    // index), so it runs under the same lock as the migrations.
+    let mut tx = pool.begin_with(backend.begin_writing()).await?;
+    if let Some(lock) = backend.migration_lock() {
+        tx.execute(lock).await?;
+    }
+    tx.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations (
             version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
     )
     .await?;
+    tx.commit().await?;
     for (version, name, sql) in backend.migrations() {
-        let mut tx = pool.begin().await?;
+        let mut tx = pool.begin_with(backend.begin_writing()).await?;
         if let Some(lock) = backend.migration_lock() {
             tx.execute(lock).await?;
         }

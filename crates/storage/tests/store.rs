@@ -43,6 +43,7 @@ fn restart<'a>(node: &'a str, process: &'a str, now: Millis) -> Restart<'a> {
 
 on_both_backends!(
     migrations_are_idempotent_and_the_database_answers,
+    simultaneous_starts_on_an_empty_database_all_succeed,
     connecting_the_same_page_twice_is_a_conflict,
     a_retried_event_is_stored_once_and_queues_one_reply,
     a_batch_is_stored_whole,
@@ -227,6 +228,39 @@ async fn migrations_are_idempotent_and_the_database_answers(db: TestDatabase) {
         .expect("second migration run is a no-op");
     store.ping().await.expect("ping");
     assert!(store.list_channels().await.unwrap().is_empty());
+}
+
+/// Several nodes started at the same moment on an empty database all come up, and the schema
+/// is applied once.
+async fn simultaneous_starts_on_an_empty_database_all_succeed(db: TestDatabase) {
+    let starts: Vec<_> = (0..8)
+        .map(|_| {
+            let url = db.url.clone();
+            tokio::spawn(async move {
+                switchboard_storage::Store::open(switchboard_storage::StoreOptions::new(url)).await
+            })
+        })
+        .collect();
+    let mut stores = Vec::new();
+    for start in starts {
+        stores.push(
+            start
+                .await
+                .unwrap()
+                .expect("every simultaneous start succeeds"),
+        );
+    }
+    let store = &stores[0];
+    store.ping().await.unwrap();
+    assert!(store.list_channels().await.unwrap().is_empty());
+    let applied = store.applied_migrations().await.unwrap();
+    let mut unique = applied.clone();
+    unique.dedup();
+    assert_eq!(applied, unique, "each migration recorded once");
+    assert!(!applied.is_empty());
+    for store in stores {
+        store.close().await;
+    }
 }
 
 async fn connecting_the_same_page_twice_is_a_conflict(db: TestDatabase) {
