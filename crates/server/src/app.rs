@@ -260,17 +260,23 @@ impl Server {
             public_url: config.public_url.as_deref().map(Arc::from),
         };
         let mut background = dispatcher.start(config.reply_workers).await;
-        background.spawn(
-            crate::automation::AutomationWorker {
-                store: store.clone(),
-                registry: registry.clone(),
-                composer: state.composer(),
-                process_id: process_id.clone().into(),
-                wake: state.wake.clone(),
-                http: switchboard_channels::http_client(),
-            }
-            .run(),
-        );
+        // PostgreSQL takes several writers at once; the claim only ever hands out the first
+        // open event of each person, locked, so workers never split a person's events.
+        let automation_workers = config.automation_workers.unwrap_or(match store.backend() {
+            switchboard_storage::Backend::Sqlite => 1,
+            switchboard_storage::Backend::Postgres => 4,
+        });
+        let automation = crate::automation::AutomationWorker {
+            store: store.clone(),
+            registry: registry.clone(),
+            composer: state.composer(),
+            process_id: process_id.clone().into(),
+            wake: state.wake.clone(),
+            http: switchboard_channels::http_client(),
+        };
+        for _ in 0..automation_workers.max(1) {
+            background.spawn(automation.clone().run());
+        }
         background.spawn(
             crate::profiles::ProfileFetcher {
                 store: store.clone(),

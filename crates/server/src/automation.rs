@@ -29,7 +29,7 @@ use crate::profiles::fetch_profile;
 use crate::registry::{ChannelRegistry, LiveChannel, PlatformClient};
 
 /// Events decided per claim.
-const CLAIM_BATCH: i64 = 64;
+const CLAIM_BATCH: i64 = 256;
 /// People whose events are decided at the same time.
 const CONCURRENT_DECISIONS: usize = 32;
 const LEASE: Duration = Duration::from_secs(30);

@@ -28,6 +28,8 @@ pub struct ServerConfig {
     pub reply_workers: usize,
     /// Parallel ingest writers. SQLite has one writer, so more than one only helps PostgreSQL.
     pub ingest_shards: Option<usize>,
+    /// Automation workers deciding answers (default: 1 on SQLite, 4 on PostgreSQL).
+    pub automation_workers: Option<usize>,
     /// Where Hunspell dictionaries are read from (English is built in).
     pub dictionary_dir: Option<std::path::PathBuf>,
     /// How long a platform API call may take before its answer is given up on.
@@ -50,6 +52,7 @@ impl ServerConfig {
             outbox_lease: Duration::from_secs(30),
             reply_workers: 2,
             ingest_shards: None,
+            automation_workers: None,
             ingest_timeout: Duration::from_secs(4),
             platform_timeout: switchboard_channels::DEFAULT_REQUEST_TIMEOUT,
             dictionary_dir: None,
