@@ -45,6 +45,9 @@ pub struct BenchArgs {
     /// SWITCHBOARD_TEST_POSTGRES_URL, dropped afterwards.
     #[arg(long, value_enum, default_value = "sqlite")]
     backend: BackendArg,
+    /// Servers sharing the database (PostgreSQL), each receiving the webhooks of every n-th page.
+    #[arg(long, default_value_t = 1)]
+    nodes: usize,
 }
 
 const SECRET: &str = "bench-app-secret";
@@ -60,7 +63,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let emulator = Emulator::start(EmulatorConfig::default()).await?;
     let mut config = ServerConfig::new(db.url.clone(), SocketAddr::from(([127, 0, 0, 1], 0)));
     config.graph_api_url = emulator.graph_api_url();
-    let server = Server::start(config).await?;
+    let mut servers = Vec::new();
+    for _ in 0..args.nodes.max(1) {
+        servers.push(Server::start(config.clone()).await?);
+    }
+    let server = &servers[0];
     let pages: Vec<String> = (0..args.pages.max(1))
         .map(|p| format!("{}", 1_000_000_001 + p))
         .collect();
@@ -106,7 +113,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 "bench-webhook-secret",
             )
             .await?;
-        let url = format!("{}/webhooks/messenger/{}", server.base_url(), channel.id);
+        let node = &servers[channel_ids.len() % servers.len()];
+        let url = format!("{}/webhooks/messenger/{}", node.base_url(), channel.id);
         emulator
             .add_page(PageSpec::new(page, format!("{TOKEN}-{page}"), SECRET).with_webhook(&url));
         urls.push(url);
@@ -121,12 +129,13 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
 
     println!(
-        "bench: {} events, {} in flight, {} contacts over {} pages, backend {}",
+        "bench: {} events, {} in flight, {} contacts over {} pages, backend {}, {} node(s)",
         args.events,
         args.concurrency,
         psids.len(),
         pages.len(),
-        server.store.backend().as_str()
+        server.store.backend().as_str(),
+        servers.len()
     );
     let requests: Arc<Vec<(String, Vec<u8>, String)>> = Arc::new(
         (0..args.events)
@@ -141,6 +150,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 
     let http = switchboard_channels::http_client();
     let next = Arc::new(AtomicUsize::new(0));
+    let cpu_before = machine_cpu_ms();
     let started = Instant::now();
     let mut workers = Vec::new();
     for _ in 0..args.concurrency.max(1) {
@@ -187,6 +197,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         .await
         .len();
     let replied = started.elapsed();
+    let cpu = machine_cpu_ms()
+        .zip(cpu_before)
+        .map(|(after, before)| after - before);
     // Anything sent after this point would be a duplicate: give it a chance to show up.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let replies_after = emulator.count_calls(Platform::Messenger, "messages", true);
@@ -221,8 +234,16 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         ms(pct(0.99)),
         ms(latencies.last().copied().unwrap_or_default())
     );
+    if let Some(cpu) = cpu {
+        println!(
+            "machine CPU time:      {:>9.0} ms per 1,000 replies (every process: server, database, load, emulator)",
+            cpu as f64 * 1000.0 / replies.max(1) as f64
+        );
+    }
     println!("events stored: {stored}, replies at the emulator: {replies_after}");
-    server.shutdown().await;
+    for server in servers {
+        server.shutdown().await;
+    }
     emulator.shutdown();
     if stored != args.events as i64 || replies_after != args.events || failures > 0 {
         // Kept for inspection: which events are missing, which rows are not terminal.
@@ -232,6 +253,20 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     drop(db);
     Ok(())
+}
+
+/// CPU time spent by the whole machine so far (user, nice, system, irq, softirq), from
+/// `/proc/stat`, in milliseconds; `None` where there is no such file.
+fn machine_cpu_ms() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().next()?.strip_prefix("cpu ")?;
+    let ticks: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq: leave out idle and iowait. USER_HZ is 100.
+    let busy = ticks.first()? + ticks.get(1)? + ticks.get(2)? + ticks.get(5)? + ticks.get(6)?;
+    Some(busy * 10)
 }
 
 fn ms(d: Duration) -> f64 {
