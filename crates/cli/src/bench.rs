@@ -48,6 +48,12 @@ pub struct BenchArgs {
     /// Servers sharing the database (PostgreSQL), each receiving the webhooks of every n-th page.
     #[arg(long, default_value_t = 1)]
     nodes: usize,
+    /// Drive a peer instead: a Bottender app in this directory (with `node_modules` installed),
+    /// started with `bottender start`, its Graph API pointed at the same emulator. Same load,
+    /// same fake Send API, same count of replies; the peer stores nothing, so only acks and
+    /// replies are compared. See `scripts/peer-bench.sh`.
+    #[arg(long)]
+    peer_dir: Option<std::path::PathBuf>,
 }
 
 const SECRET: &str = "bench-app-secret";
@@ -68,6 +74,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         servers.push(Server::start(config.clone()).await?);
     }
     let server = &servers[0];
+    let peer = match &args.peer_dir {
+        Some(dir) => Some(Peer::start(dir, &emulator.base_url()).await?),
+        None => None,
+    };
     let pages: Vec<String> = (0..args.pages.max(1))
         .map(|p| format!("{}", 1_000_000_001 + p))
         .collect();
@@ -114,7 +124,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             )
             .await?;
         let node = &servers[channel_ids.len() % servers.len()];
-        let url = format!("{}/webhooks/messenger/{}", node.base_url(), channel.id);
+        let url = match &peer {
+            Some(peer) => peer.webhook_url.clone(),
+            None => format!("{}/webhooks/messenger/{}", node.base_url(), channel.id),
+        };
         emulator
             .add_page(PageSpec::new(page, format!("{TOKEN}-{page}"), SECRET).with_webhook(&url));
         urls.push(url);
@@ -137,13 +150,18 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         server.store.backend().as_str(),
         servers.len()
     );
-    let requests: Arc<Vec<(String, Vec<u8>, String)>> = Arc::new(
+    let requests: Arc<Vec<Delivery>> = Arc::new(
         (0..args.events)
             .map(|i| {
                 let customer = i % psids.len();
                 let page = customer % pages.len();
-                let (body, signature) = signed(i, &psids[customer], &pages[page]);
-                (urls[page].clone(), body, signature)
+                let (body, signature, legacy) = signed(i, &psids[customer], &pages[page]);
+                Delivery {
+                    url: urls[page].clone(),
+                    body,
+                    signature,
+                    legacy,
+                }
             })
             .collect(),
     );
@@ -160,7 +178,13 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             let mut failures = 0usize;
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some((url, body, signature)) = requests.get(i) else {
+                let Some(Delivery {
+                    url,
+                    body,
+                    signature,
+                    legacy,
+                }) = requests.get(i)
+                else {
                     break;
                 };
                 let t = Instant::now();
@@ -168,6 +192,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                     .post(url)
                     .header("content-type", "application/json")
                     .header("x-hub-signature-256", signature)
+                    .header("x-hub-signature", legacy)
                     .body(body.clone())
                     .send()
                     .await
@@ -215,6 +240,17 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     for id in &channel_ids {
         stored += server.store.count_events(*id).await?;
     }
+    if peer.is_some() {
+        // The peer keeps nothing: there is nothing to count but its acks and replies.
+        stored = args.events as i64;
+        println!(
+            "peer: {}",
+            args.peer_dir
+                .as_deref()
+                .unwrap_or(std::path::Path::new(""))
+                .display()
+        );
+    }
     println!(
         "acknowledged (stored): {:>9.0} events/s  ({} in {:.2} s, {} non-2xx)",
         args.events as f64 / acked.as_secs_f64(),
@@ -255,6 +291,54 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// One pre-built webhook request.
+struct Delivery {
+    url: String,
+    body: Vec<u8>,
+    signature: String,
+    legacy: String,
+}
+
+/// A peer framework's server, killed when dropped.
+struct Peer {
+    _child: tokio::process::Child,
+    webhook_url: String,
+}
+
+impl Peer {
+    async fn start(dir: &std::path::Path, graph_origin: &str) -> anyhow::Result<Peer> {
+        let dir = &dir
+            .canonicalize()
+            .with_context(|| format!("peer directory {}", dir.display()))?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let child = tokio::process::Command::new(dir.join("node_modules/.bin/bottender"))
+            .args(["start", "--port", &port.to_string()])
+            .current_dir(dir)
+            .env("SB_GRAPH_ORIGIN", graph_origin)
+            .env("NODE_ENV", "production")
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .context("start the peer (run scripts/peer-bench.sh, which installs it)")?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            if Instant::now() > deadline {
+                bail!("the peer did not listen on port {port}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(Peer {
+            _child: child,
+            webhook_url: format!("http://127.0.0.1:{port}/webhooks/messenger"),
+        })
+    }
+}
+
 /// CPU time spent by the whole machine so far (user, nice, system, irq, softirq), from
 /// `/proc/stat`, in milliseconds; `None` where there is no such file.
 fn machine_cpu_ms() -> Option<u64> {
@@ -273,8 +357,9 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// One webhook body and its `X-Hub-Signature-256` header, as Meta would send it.
-fn signed(i: usize, psid: &str, page: &str) -> (Vec<u8>, String) {
+/// One webhook body and its `X-Hub-Signature-256` and legacy `X-Hub-Signature` (SHA-1) headers,
+/// as Meta sends them (Bottender 1.5 checks only the SHA-1 one).
+fn signed(i: usize, psid: &str, page: &str) -> (Vec<u8>, String, String) {
     let now = switchboard_domain::Millis::now().0;
     let body = serde_json::to_vec(
         &json!({"object": "page", "entry": [{"id": page, "time": now, "messaging": [{
@@ -286,5 +371,9 @@ fn signed(i: usize, psid: &str, page: &str) -> (Vec<u8>, String) {
         hmac::Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).expect("any key length");
     mac.update(&body);
     let signature = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
-    (body, signature)
+    let mut legacy =
+        hmac::Hmac::<sha1::Sha1>::new_from_slice(SECRET.as_bytes()).expect("any key length");
+    legacy.update(&body);
+    let legacy = format!("sha1={}", hex::encode(legacy.finalize().into_bytes()));
+    (body, signature, legacy)
 }
