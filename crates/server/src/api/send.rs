@@ -6,8 +6,8 @@
 //! policy profile must allow the send — a refusal names its rule. Only then is the message
 //! queued, with the messaging type and tag the policy chose.
 
+use crate::body::LimitedBody;
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
@@ -48,7 +48,7 @@ pub async fn send(
     _: Admin,
     State(state): State<AppState>,
     Id(id): Id,
-    body: Bytes,
+    LimitedBody(body): LimitedBody,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let req: SendRequest = parse_json(&body)?;
     let message = one_message(req.text, req.message)?;
@@ -101,7 +101,7 @@ pub struct LintRequest {
 pub async fn lint_endpoint(
     _: Admin,
     State(state): State<AppState>,
-    body: Bytes,
+    LimitedBody(body): LimitedBody,
 ) -> ApiResult<Json<Value>> {
     let req: LintRequest = parse_json(&body)?;
     let message = one_message(req.text, req.message)?;
