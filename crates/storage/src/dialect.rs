@@ -157,4 +157,10 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "automation_queue_indexes",
         include_str!("../migrations/0009_automation_queue_indexes.sql"),
     ),
+    // 0010 belongs to another branch (the outbox); versions need not be contiguous.
+    (
+        11,
+        "idempotency_keys",
+        include_str!("../migrations/0011_idempotency_keys.sql"),
+    ),
 ];
