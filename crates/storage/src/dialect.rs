@@ -163,4 +163,9 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "idempotency_keys",
         include_str!("../migrations/0011_idempotency_keys.sql"),
     ),
+    (
+        12,
+        "poll_leases",
+        include_str!("../migrations/0012_poll_leases.sql"),
+    ),
 ];

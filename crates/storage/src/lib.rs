@@ -20,6 +20,7 @@ mod ingest;
 mod media;
 mod migrate;
 mod outbox;
+mod poll_leases;
 mod rows;
 pub mod testing;
 
