@@ -94,11 +94,28 @@ impl Backend {
         out
     }
 
-    /// Serialises concurrent migrators (several nodes starting at once) on PostgreSQL.
-    pub(crate) fn migration_lock(self) -> Option<&'static str> {
+    /// Serialises concurrent migrators (several nodes starting at once) on PostgreSQL: a
+    /// session-level lock, taken on one connection before anything else — even the
+    /// `CREATE TABLE IF NOT EXISTS schema_migrations`, which is not safe against itself there
+    /// (two at once fail on `pg_type_typname_nsp_index`) — and held for the whole run.
+    pub(crate) fn migration_lock(self) -> Option<(&'static str, &'static str)> {
         match self {
             Backend::Sqlite => None,
-            Backend::Postgres => Some("SELECT pg_advisory_xact_lock(7370617421)"),
+            Backend::Postgres => Some((
+                "SELECT pg_advisory_lock(7370617421)",
+                "SELECT pg_advisory_unlock(7370617421)",
+            )),
+        }
+    }
+
+    /// How a migration's transaction begins. SQLite takes the write lock up front
+    /// (`IMMEDIATE`): a deferred transaction that reads `schema_migrations` and then writes fails
+    /// at once with `SQLITE_BUSY` when another migrator wrote in between, while waiting for the
+    /// lock honours the busy timeout and then sees the other's work.
+    pub(crate) fn migration_begin(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN",
         }
     }
 

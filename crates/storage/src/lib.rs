@@ -194,6 +194,19 @@ impl Store {
         migrate::run(&self.write, self.backend).await
     }
 
+    /// How many migrations the database records as applied, and how many this build knows
+    /// (operations and tests: equal after [`Store::migrate`]).
+    pub async fn count_schema_migrations(&self) -> Result<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM schema_migrations")
+            .fetch_one(&self.read)
+            .await?;
+        rows::get(&row, "n")
+    }
+
+    pub fn known_migrations(&self) -> usize {
+        self.backend.migrations().len()
+    }
+
     /// Succeeds when the database answers a trivial query (used by `/healthz`).
     pub async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.read).await?;

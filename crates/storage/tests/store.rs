@@ -1019,3 +1019,40 @@ async fn a_large_group_is_marked_in_chunks(db: TestDatabase) {
     assert_eq!(status_of(&store, ids[0]).await, MessageStatus::Unknown);
     assert_eq!(store.outbox_pending().await.unwrap(), 1);
 }
+
+mod concurrent_migrations {
+    //! Eight nodes starting at the same moment on a fresh database all succeed, and the schema
+    //! is applied once.
+
+    use switchboard_storage::testing::TestDatabase;
+    use switchboard_storage::{Store, StoreOptions, on_both_backends};
+
+    on_both_backends!(eight_simultaneous_starts_all_migrate);
+
+    async fn eight_simultaneous_starts_all_migrate(db: TestDatabase) {
+        let starts = (0..8).map(|_| {
+            let url = db.url.clone();
+            tokio::spawn(async move {
+                let store = Store::connect(StoreOptions::new(url)).await?;
+                store.migrate().await?;
+                Ok::<_, switchboard_storage::StoreError>(store)
+            })
+        });
+        let mut stores = Vec::new();
+        for start in starts.collect::<Vec<_>>() {
+            stores.push(start.await.expect("join").expect("every start succeeds"));
+        }
+        let applied = stores[0]
+            .count_schema_migrations()
+            .await
+            .expect("count migrations");
+        assert_eq!(
+            applied,
+            stores[0].known_migrations() as i64,
+            "each applied once"
+        );
+        for store in stores {
+            store.close().await;
+        }
+    }
+}
