@@ -35,6 +35,9 @@ pub struct AppState {
     pub linter: Arc<switchboard_lint::Linter>,
     /// Wakes the dispatcher when something was queued.
     pub wake: Arc<Notify>,
+    /// Who this process is in `poll_leases`: the node id and a per-process boot id, so a
+    /// restarted node (same node id) does not think it still holds its predecessor's leases.
+    pub poll_holder: Arc<str>,
     pollers: Arc<Mutex<HashMap<ChannelId, JoinHandle<()>>>>,
 }
 
@@ -171,6 +174,7 @@ pub struct ServerHandle {
     pub addr: SocketAddr,
     pub store: Store,
     pub node_id: String,
+    poll_holder: Arc<str>,
     shutdown: Option<oneshot::Sender<()>>,
     serve: JoinHandle<std::io::Result<()>>,
     background: JoinSet<()>,
@@ -201,6 +205,9 @@ impl ServerHandle {
         {
             p.abort();
         }
+        if let Err(e) = self.store.release_poll_leases(&self.poll_holder).await {
+            tracing::warn!(error = %e, "poll leases not released; they expire on their own");
+        }
         self.store.close().await;
     }
 }
@@ -216,6 +223,7 @@ impl Server {
             .clone()
             .unwrap_or_else(|| format!("{}@{addr}", hostname()));
         let process_id = crate::dispatcher::process_identity(&node_id);
+        let poll_holder: Arc<str> = process_id.clone().into();
         let http = switchboard_channels::http_client_with_timeout(config.platform_timeout);
         let registry = ChannelRegistry::new(
             store.clone(),
@@ -246,6 +254,7 @@ impl Server {
                     ..Default::default()
                 },
             )),
+            poll_holder: poll_holder.clone(),
             pollers: Arc::default(),
         };
         let dispatcher = Dispatcher {
@@ -306,6 +315,7 @@ impl Server {
             addr,
             store,
             node_id,
+            poll_holder,
             shutdown: Some(shutdown_tx),
             serve,
             background,

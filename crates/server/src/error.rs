@@ -91,6 +91,14 @@ impl IntoResponse for ApiError {
             _ => {}
         }
         let mut response = (status, Json(json!({ "error": error }))).into_response();
+        if matches!(self, ApiError::PayloadTooLarge(_)) {
+            // What is left of the body may be unread (see `body.rs`): this connection cannot be
+            // reused, and saying so makes hyper close it after the response, not before.
+            response.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                axum::http::HeaderValue::from_static("close"),
+            );
+        }
         if matches!(self, ApiError::Unavailable) {
             response.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,

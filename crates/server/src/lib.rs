@@ -11,6 +11,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod automation;
+pub mod body;
 pub mod compose;
 pub mod config;
 pub mod delivery;

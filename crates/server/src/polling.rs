@@ -2,11 +2,20 @@
 //!
 //! An update is confirmed to Telegram (by asking for `offset = last + 1`) only after it has been
 //! committed, so a crash re-fetches rather than loses; dedupe on `update_id` absorbs the repeat.
+//!
+//! Telegram admits one `getUpdates` caller per bot, so when several nodes share a database only
+//! the holder of the bot's poll lease (`poll_leases`, see storage) polls. Every node runs a poller
+//! per polling bot; it renews or tries to take the lease every [`RENEW`] (also while a long poll
+//! is running), for [`LEASE`]. A node that lost the lease finishes its current `getUpdates` and
+//! stores nothing it fetched: the lease is checked again right before storing. A dead holder's
+//! lease expires, and another node takes over within `LEASE + RENEW`; a node that shuts down
+//! releases its leases at once.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use switchboard_channels::telegram;
+use switchboard_domain::Millis;
 use tokio::task::JoinHandle;
 
 use crate::app::AppState;
@@ -14,6 +23,10 @@ use crate::registry::{LiveChannel, PlatformClient};
 use crate::webhooks::store_events;
 
 const LONG_POLL_SECS: u32 = 25;
+/// How often the lease is renewed (or, by a node without it, tried).
+pub const RENEW: Duration = Duration::from_secs(2);
+/// How long a lease lasts without renewal: three missed renewals.
+pub const LEASE: Duration = Duration::from_secs(6);
 
 pub fn start(state: AppState, channel: Arc<LiveChannel>) -> JoinHandle<()> {
     tokio::spawn(async move {
@@ -21,15 +34,35 @@ pub fn start(state: AppState, channel: Arc<LiveChannel>) -> JoinHandle<()> {
             return;
         };
         let id = channel.record.id;
-        // Webhook and polling exclude each other (409 otherwise).
         let mut backoff = Backoff::default();
-        while let Err(e) = client.delete_webhook().await {
-            tracing::warn!(channel = %id, error = %e, "deleteWebhook failed before polling");
-            backoff.wait(e.retry_after_secs).await;
-        }
+        let mut webhook_deleted = false;
         let mut offset: Option<i64> = None;
         loop {
-            let updates = match client.get_updates(offset, LONG_POLL_SECS).await {
+            if !holds_lease(&state, id).await {
+                // Someone else polls; whatever offset we knew may be stale when we take over.
+                offset = None;
+                tokio::time::sleep(RENEW).await;
+                continue;
+            }
+            // Webhook and polling exclude each other (409 otherwise).
+            if !webhook_deleted {
+                if let Err(e) = client.delete_webhook().await {
+                    tracing::warn!(channel = %id, error = %e, "deleteWebhook failed before polling");
+                    backoff.wait(e.retry_after_secs).await;
+                    continue;
+                }
+                webhook_deleted = true;
+            }
+            let poll = client.get_updates(offset, LONG_POLL_SECS);
+            tokio::pin!(poll);
+            let polled = loop {
+                tokio::select! {
+                    polled = &mut poll => break polled,
+                    // Keep the lease during the long poll; losing it is noticed before storing.
+                    () = tokio::time::sleep(RENEW) => { holds_lease(&state, id).await; }
+                }
+            };
+            let updates = match polled {
                 Ok(u) => u,
                 Err(e) => {
                     tracing::warn!(channel = %id, error = %e, "getUpdates failed");
@@ -38,6 +71,13 @@ pub fn start(state: AppState, channel: Arc<LiveChannel>) -> JoinHandle<()> {
                 }
             };
             backoff.reset();
+            if updates.is_empty() {
+                continue;
+            }
+            if !holds_lease(&state, id).await {
+                tracing::info!(channel = %id, "poll lease lost during getUpdates; its updates are left to the new holder");
+                continue;
+            }
             let Some(last) = updates.iter().filter_map(telegram::update_id).max() else {
                 continue;
             };
@@ -60,6 +100,23 @@ pub fn start(state: AppState, channel: Arc<LiveChannel>) -> JoinHandle<()> {
             }
         }
     })
+}
+
+/// Takes or renews this process's poll lease of the bot; a database error counts as not holding
+/// it (better no poller for a moment than two).
+async fn holds_lease(state: &AppState, channel: switchboard_domain::ChannelId) -> bool {
+    let lease_ms = i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX);
+    match state
+        .store
+        .acquire_poll_lease(channel, &state.poll_holder, Millis::now(), lease_ms)
+        .await
+    {
+        Ok(held) => held,
+        Err(e) => {
+            tracing::warn!(channel = %channel, error = %e, "poll lease not renewed");
+            false
+        }
+    }
 }
 
 /// Doubling waits from 1 s to 60 s, or what the platform asked for.

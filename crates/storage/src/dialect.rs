@@ -94,21 +94,28 @@ impl Backend {
         out
     }
 
-    /// Opens a transaction that will write: on SQLite it takes the write lock at once, so two
-    /// processes migrating one file wait for each other (busy timeout) instead of one failing
-    /// when its read lock cannot be upgraded.
-    pub(crate) fn begin_writing(self) -> &'static str {
+    /// Serialises concurrent migrators (several nodes starting at once) on PostgreSQL: a
+    /// session-level lock, taken on one connection before anything else — even the
+    /// `CREATE TABLE IF NOT EXISTS schema_migrations`, which is not safe against itself there
+    /// (two at once fail on `pg_type_typname_nsp_index`) — and held for the whole run.
+    pub(crate) fn migration_lock(self) -> Option<(&'static str, &'static str)> {
         match self {
-            Backend::Sqlite => "BEGIN IMMEDIATE",
-            Backend::Postgres => "BEGIN",
+            Backend::Sqlite => None,
+            Backend::Postgres => Some((
+                "SELECT pg_advisory_lock(7370617421)",
+                "SELECT pg_advisory_unlock(7370617421)",
+            )),
         }
     }
 
-    /// Serialises concurrent migrators (several nodes starting at once) on PostgreSQL.
-    pub(crate) fn migration_lock(self) -> Option<&'static str> {
+    /// How a migration's transaction begins. SQLite takes the write lock up front
+    /// (`IMMEDIATE`): a deferred transaction that reads `schema_migrations` and then writes fails
+    /// at once with `SQLITE_BUSY` when another migrator wrote in between, while waiting for the
+    /// lock honours the busy timeout and then sees the other's work.
+    pub(crate) fn migration_begin(self) -> &'static str {
         match self {
-            Backend::Sqlite => None,
-            Backend::Postgres => Some("SELECT pg_advisory_xact_lock(7370617421)"),
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN",
         }
     }
 
@@ -171,5 +178,15 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         10,
         "fenced_claims",
         include_str!("../migrations/0010_fenced_claims.sql"),
+    ),
+    (
+        11,
+        "idempotency_keys",
+        include_str!("../migrations/0011_idempotency_keys.sql"),
+    ),
+    (
+        12,
+        "poll_leases",
+        include_str!("../migrations/0012_poll_leases.sql"),
     ),
 ];

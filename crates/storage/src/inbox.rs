@@ -105,7 +105,7 @@ fn conversation_from_row(row: &AnyRow) -> Result<ConversationRow> {
     })
 }
 
-fn message_from_row(row: &AnyRow) -> Result<MessageRow> {
+pub(crate) fn message_from_row(row: &AnyRow) -> Result<MessageRow> {
     Ok(MessageRow {
         id: MessageId(get(row, "id")?),
         conversation_id: ConversationId(get(row, "conversation_id")?),
@@ -127,7 +127,7 @@ const CONTACT_COLUMNS: &str = "id, channel_id, external_id, first_name, last_nam
      created_at";
 const CONVERSATION_COLUMNS: &str = "id, channel_id, contact_id, status, waiting_since, assignee, last_message_at, \
      created_at, automation_state";
-const MESSAGE_COLUMNS: &str = "id, conversation_id, direction, author_kind, text, content, status, \
+pub(crate) const MESSAGE_COLUMNS: &str = "id, conversation_id, direction, author_kind, text, content, status, \
      platform_message_id, error_class, error_detail, created_at, sent_at";
 
 impl Store {

@@ -14,11 +14,13 @@ mod automation;
 mod channels;
 mod contacts;
 pub mod dialect;
+mod idempotency;
 mod inbox;
 mod ingest;
 mod media;
 mod migrate;
 mod outbox;
+mod poll_leases;
 mod rows;
 pub mod testing;
 
@@ -34,6 +36,7 @@ pub use automation::{
 pub use channels::{ChannelRecord, NewChannel};
 pub use contacts::{ChannelAlert, PendingProfile, ProfileFacts};
 pub use dialect::Backend;
+pub use idempotency::{IDEMPOTENCY_TTL_MS, IdempotencyKey, Idempotent, StoredResponse};
 pub use inbox::{ContactRow, ConversationRow, MessageRow, SendContext};
 pub use ingest::{IngestItem, IngestOutcome, OutgoingDraft};
 pub use media::{MediaInfo, NewMedia};
@@ -194,12 +197,17 @@ impl Store {
         migrate::run(&self.write, self.backend).await
     }
 
-    /// The versions of the migrations applied to this database, in order.
-    pub async fn applied_migrations(&self) -> Result<Vec<i64>> {
-        let rows = sqlx::query("SELECT version FROM schema_migrations ORDER BY version")
-            .fetch_all(&self.read)
+    /// How many migrations the database records as applied, and how many this build knows
+    /// (operations and tests: equal after [`Store::migrate`]).
+    pub async fn count_schema_migrations(&self) -> Result<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM schema_migrations")
+            .fetch_one(&self.read)
             .await?;
-        rows.iter().map(|r| rows::get(r, "version")).collect()
+        rows::get(&row, "n")
+    }
+
+    pub fn known_migrations(&self) -> usize {
+        self.backend.migrations().len()
     }
 
     /// Succeeds when the database answers a trivial query (used by `/healthz`).

@@ -2,31 +2,43 @@
 //! its own transaction, recorded in `schema_migrations`.
 //!
 //! Written here rather than using `sqlx::migrate` so one code path serves both backends through
-//! `Any` and the PostgreSQL advisory lock is explicit.
+//! `Any` and the PostgreSQL advisory lock is explicit. Several nodes may start at the same moment
+//! on a fresh database: on PostgreSQL the whole run, `schema_migrations` included, happens under
+//! one session-level advisory lock held by one connection; on SQLite each step takes the write
+//! lock up front (see [`Backend::migration_begin`]).
 
-use sqlx::{AnyPool, Executor, Row};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyPool, Connection, Executor, Row};
 
 use crate::{Backend, Result};
 
 pub(crate) async fn run(pool: &AnyPool, backend: Backend) -> Result<()> {
-    // Even `CREATE TABLE IF NOT EXISTS` is not safe to run concurrently on PostgreSQL (two
-    // sessions may both find the table missing; the loser fails on the type catalogue's unique
-    // index), so it runs under the same lock as the migrations.
-    let mut tx = pool.begin_with(backend.begin_writing()).await?;
-    if let Some(lock) = backend.migration_lock() {
-        tx.execute(lock).await?;
+    let mut conn = pool.acquire().await?;
+    let Some((lock, unlock)) = backend.migration_lock() else {
+        return apply(&mut conn, backend).await;
+    };
+    conn.execute(lock).await?;
+    let result = apply(&mut conn, backend).await;
+    if result.is_err() || conn.execute(unlock).await.is_err() {
+        // A connection in an unknown state must not go back to the pool holding the lock:
+        // closing it ends the session, which releases the lock.
+        let _ = conn.detach().close().await;
     }
-    tx.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (
-            version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
-    )
-    .await?;
-    tx.commit().await?;
+    result
+}
+
+async fn apply(conn: &mut PoolConnection<Any>, backend: Backend) -> Result<()> {
+    {
+        let mut tx = conn.begin_with(backend.migration_begin()).await?;
+        tx.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+        )
+        .await?;
+        tx.commit().await?;
+    }
     for (version, name, sql) in backend.migrations() {
-        let mut tx = pool.begin_with(backend.begin_writing()).await?;
-        if let Some(lock) = backend.migration_lock() {
-            tx.execute(lock).await?;
-        }
+        let mut tx = conn.begin_with(backend.migration_begin()).await?;
         let applied = sqlx::query("SELECT COUNT(*) AS n FROM schema_migrations WHERE version = $1")
             .bind(version)
             .fetch_one(&mut *tx)

@@ -6,8 +6,8 @@
 
 use std::collections::BTreeSet;
 
+use crate::body::LimitedBody;
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -45,7 +45,7 @@ pub async fn put_all(
     admin: Admin,
     State(state): State<AppState>,
     Id(id): Id,
-    body: Bytes,
+    LimitedBody(body): LimitedBody,
 ) -> ApiResult<Json<Value>> {
     let config: ChannelAutomations = parse_json(&body)?;
     save(admin, &state, ChannelId(id), config).await
@@ -67,7 +67,7 @@ macro_rules! part {
             admin: Admin,
             State(state): State<AppState>,
             Id(id): Id,
-            body: Bytes,
+            LimitedBody(body): LimitedBody,
         ) -> ApiResult<Json<Value>> {
             let channel = state.registry.reload(ChannelId(id)).await?;
             let mut config = (*channel.automations).clone();
@@ -81,7 +81,7 @@ part!(get_flows, put_flows, flows);
 part!(get_rules, put_rules, rules);
 part!(get_faq, put_faq, faq);
 
-fn parse_part<T: DeserializeOwned>(body: &Bytes) -> ApiResult<T> {
+fn parse_part<T: DeserializeOwned>(body: &axum::body::Bytes) -> ApiResult<T> {
     parse_json(body)
 }
 

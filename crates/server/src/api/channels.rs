@@ -1,7 +1,7 @@
 //! `POST/GET /api/v1/channels`.
 
+use crate::body::LimitedBody;
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -133,7 +133,7 @@ impl From<&ChannelRecord> for ChannelView {
 pub async fn create(
     _: Admin,
     State(state): State<AppState>,
-    body: Bytes,
+    LimitedBody(body): LimitedBody,
 ) -> ApiResult<(StatusCode, Json<ChannelView>)> {
     let new = validate(parse_json(&body)?)?;
     let record = state.store.create_channel(new).await.map_err(|e| match e {
@@ -292,7 +292,7 @@ pub async fn set_attribute_keys(
     _: Admin,
     State(state): State<AppState>,
     Id(id): Id,
-    body: Bytes,
+    LimitedBody(body): LimitedBody,
 ) -> ApiResult<Json<ChannelView>> {
     let req: AttributeKeys = parse_json(&body)?;
     let mut keys = Vec::with_capacity(req.keys.len());

@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::body::LimitedBody;
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Query, State};
 use serde::Deserialize;
 use switchboard_automation::engine::on_resolved;
@@ -76,7 +76,7 @@ pub async fn set_subscription(
     _: Admin,
     State(state): State<AppState>,
     Id(id): Id,
-    body: Bytes,
+    LimitedBody(body): LimitedBody,
 ) -> ApiResult<Json<ContactRow>> {
     let req: Subscription = parse_json(&body)?;
     state
@@ -92,7 +92,7 @@ pub async fn patch_attributes(
     _: Admin,
     State(state): State<AppState>,
     Id(id): Id,
-    body: Bytes,
+    LimitedBody(body): LimitedBody,
 ) -> ApiResult<Json<ContactRow>> {
     let changes: BTreeMap<String, Option<String>> = parse_json(&body)?;
     let contact = state.store.get_contact(ContactId(id)).await?;
@@ -138,7 +138,7 @@ pub async fn set_status(
     _: Admin,
     State(state): State<AppState>,
     Id(id): Id,
-    body: Bytes,
+    LimitedBody(body): LimitedBody,
 ) -> ApiResult<Json<ConversationRow>> {
     let req: StatusChange = parse_json(&body)?;
     if req.status != "resolved" && req.status != "open" {

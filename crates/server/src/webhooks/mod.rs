@@ -5,7 +5,6 @@
 pub mod messenger;
 pub mod telegram;
 
-use axum::body::{Body, Bytes};
 use switchboard_domain::{ChannelId, ChannelKind, InboundEnvelope};
 use switchboard_storage::{IngestItem, IngestOutcome};
 
@@ -14,12 +13,8 @@ use crate::error::ApiError;
 use crate::registry::LiveChannel;
 use std::sync::Arc;
 
-/// Reads the body up to the configured limit; larger bodies are refused before anything else.
-pub(crate) async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
-    axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| ApiError::PayloadTooLarge(limit))
-}
+/// Bodies are read up to the configured limit; larger ones are refused before anything else.
+pub(crate) use crate::body::read_body;
 
 /// Looks up a channel of the expected kind; anything else is a 404 (and says nothing more).
 pub(crate) async fn channel_of_kind(
