@@ -7,12 +7,9 @@
 //! finds the winner's row (PostgreSQL makes it wait for the winner's commit), so it writes
 //! nothing, rolls back, and answers with the winner's stored response.
 
-use std::collections::HashMap;
-
 use switchboard_domain::Millis;
 
 use crate::inbox::{MESSAGE_COLUMNS, message_from_row};
-use crate::ingest::{NewMessage, write_messages};
 use crate::rows::get;
 use crate::{MessageRow, OutgoingItem, Result, Store, StoreError};
 
@@ -123,45 +120,9 @@ impl Store {
             };
         }
 
-        let mut targets: HashMap<i64, (i64, i64, String)> = HashMap::new();
-        for item in items {
-            let conversation = item.conversation_id.0;
-            if targets.contains_key(&conversation) {
-                continue;
-            }
-            let row = sqlx::query(
-                "SELECT v.channel_id, v.contact_id, k.external_id
-                 FROM conversations v JOIN contacts k ON k.id = v.contact_id WHERE v.id = $1",
-            )
-            .bind(conversation)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-            targets.insert(
-                conversation,
-                (
-                    get(&row, "channel_id")?,
-                    get(&row, "contact_id")?,
-                    get(&row, "external_id")?,
-                ),
-            );
-        }
-        let mut rows = Vec::with_capacity(items.len());
-        for item in items {
-            let (channel, contact, recipient) = targets
-                .get(&item.conversation_id.0)
-                .ok_or(StoreError::NotFound)?;
-            rows.push(NewMessage::queued(
-                item,
-                (*channel, *contact),
-                recipient,
-                None,
-                now,
-            ));
-        }
-        let written = write_messages(&mut tx, self.backend, &rows, now).await?;
+        let written = crate::outbox::queue_in(&mut tx, self.backend, items, now).await?;
         let mut messages = Vec::with_capacity(written.len());
-        for (id, _, _) in written {
+        for id in written {
             let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1");
             let row = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(id.0)

@@ -661,50 +661,63 @@ impl Store {
         if items.is_empty() {
             return Ok(Vec::new());
         }
-        let mut ids: Vec<i64> = items.iter().map(|i| i.conversation_id.0).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let mut targets: HashMap<i64, (i64, i64, String)> = HashMap::with_capacity(ids.len());
         let now = Millis::now();
         let mut tx = self.write.begin().await?;
-        for chunk in ids.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "SELECT v.id, v.channel_id, v.contact_id, k.external_id
-                 FROM conversations v JOIN contacts k ON k.id = v.contact_id WHERE v.id IN ({})",
-                self.backend.params(0, chunk.len())
-            );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            for row in q.fetch_all(&mut *tx).await? {
-                targets.insert(
-                    get(&row, "id")?,
-                    (
-                        get(&row, "channel_id")?,
-                        get(&row, "contact_id")?,
-                        get(&row, "external_id")?,
-                    ),
-                );
-            }
-        }
-        let mut rows = Vec::with_capacity(items.len());
-        for item in items {
-            let (channel, contact, recipient) = targets
-                .get(&item.conversation_id.0)
-                .ok_or(StoreError::NotFound)?;
-            rows.push(NewMessage::queued(
-                item,
-                (*channel, *contact),
-                recipient,
-                None,
-                now,
-            ));
-        }
-        let written = write_messages(&mut tx, self.backend, &rows, now).await?;
+        let written = queue_in(&mut tx, self.backend, items, now).await?;
         tx.commit().await?;
-        Ok(written.into_iter().map(|w| w.0).collect())
+        Ok(written)
     }
+}
+
+/// Writes queued rows for `items` inside `tx` (their conversations looked up in a few
+/// statements), in the order given; ids returned in that order. An unknown conversation is
+/// `NotFound`. Shared by [`Store::enqueue`] and the idempotent send.
+pub(crate) async fn queue_in(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    backend: crate::Backend,
+    items: &[OutgoingItem],
+    now: Millis,
+) -> Result<Vec<MessageId>> {
+    let mut ids: Vec<i64> = items.iter().map(|i| i.conversation_id.0).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut targets: HashMap<i64, (i64, i64, String)> = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "SELECT v.id, v.channel_id, v.contact_id, k.external_id
+                 FROM conversations v JOIN contacts k ON k.id = v.contact_id WHERE v.id IN ({})",
+            backend.params(0, chunk.len())
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        for row in q.fetch_all(&mut **tx).await? {
+            targets.insert(
+                get(&row, "id")?,
+                (
+                    get(&row, "channel_id")?,
+                    get(&row, "contact_id")?,
+                    get(&row, "external_id")?,
+                ),
+            );
+        }
+    }
+    let mut rows = Vec::with_capacity(items.len());
+    for item in items {
+        let (channel, contact, recipient) = targets
+            .get(&item.conversation_id.0)
+            .ok_or(StoreError::NotFound)?;
+        rows.push(NewMessage::queued(
+            item,
+            (*channel, *contact),
+            recipient,
+            None,
+            now,
+        ));
+    }
+    let written = write_messages(tx, backend, &rows, now).await?;
+    Ok(written.into_iter().map(|w| w.0).collect())
 }
 
 /// A bind parameter of a statement assembled at run time.
