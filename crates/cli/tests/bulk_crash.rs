@@ -15,19 +15,13 @@ mod common;
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
-use common::serve;
+use common::{messenger_page, outbound_statuses, queue_campaign, serve};
 use sqlx::Row;
-use switchboard_domain::{
-    AuthorKind, ChannelSettings, ContactRef, Content, InboundEnvelope, InboundEvent,
-    MessengerSettings, Millis, Psid, RateLimits,
-};
-use switchboard_emulator::{Emulator, EmulatorConfig, PageSpec, Platform};
+use switchboard_domain::RateLimits;
+use switchboard_emulator::{Emulator, EmulatorConfig, Platform};
 use switchboard_server::dispatcher::BULK_IN_FLIGHT_WINDOW;
 use switchboard_storage::testing::TestDatabase;
-use switchboard_storage::{
-    IngestItem, Lane, NewChannel, OutgoingDraft, OutgoingItem, Store, StoreOptions,
-    on_both_backends,
-};
+use switchboard_storage::{Store, StoreOptions, on_both_backends};
 
 const RECIPIENTS: usize = 10_000;
 const CHANNELS: usize = 4;
@@ -81,97 +75,12 @@ fn psid(i: usize) -> String {
 /// through the same store calls a campaign uses.
 async fn seed_campaign(store: &Store, emulator: &switchboard_emulator::EmulatorHandle) {
     let limits = RateLimits::parse(RATE_PER_CHANNEL, None).expect("rate");
-    let mut conversations = Vec::with_capacity(RECIPIENTS);
     for c in 0..CHANNELS {
         let page = page_id(c);
-        let channel = store
-            .create_channel(NewChannel {
-                name: format!("page {c}"),
-                external_id: page.clone(),
-                settings: ChannelSettings::Messenger(MessengerSettings {
-                    page_id: page.clone(),
-                    page_access_token: format!("token-{c}"),
-                    app_secret: "s".into(),
-                    verify_token: "v".into(),
-                    rate_limits: Some(limits),
-                    human_agent_permission: false,
-                    utility_messaging_permission: false,
-                }),
-                default_reply: None,
-            })
-            .await
-            .expect("channel");
-        emulator.add_page(PageSpec::new(&page, format!("token-{c}"), "s"));
-        let items: Vec<IngestItem> = (c..RECIPIENTS)
-            .step_by(CHANNELS)
-            .map(|i| {
-                let psid = psid(i);
-                emulator.messenger_register_user(&page, &psid);
-                IngestItem {
-                    channel_id: channel.id,
-                    envelope: InboundEnvelope {
-                        dedupe_key: format!("mid:seed-{i}"),
-                        contact: Some(ContactRef::id_only(Psid::parse(&psid).unwrap().into())),
-                        occurred_at: Millis::now(),
-                        standby: false,
-                        event: InboundEvent::Message {
-                            platform_message_id: format!("seed-{i}"),
-                            content: Content {
-                                text: Some("hi".into()),
-                                ..Content::default()
-                            },
-                            referral: None,
-                        },
-                    },
-                    replies: vec![],
-                }
-            })
-            .collect();
-        for chunk in items.chunks(1_000) {
-            store.ingest(chunk).await.expect("ingest");
-        }
-        conversations.extend(
-            store
-                .list_conversations(channel.id)
-                .await
-                .expect("conversations")
-                .into_iter()
-                .map(|v| v.id),
-        );
+        let channel = messenger_page(store, emulator, &page, Some(limits), None).await;
+        let psids: Vec<String> = (c..RECIPIENTS).step_by(CHANNELS).map(psid).collect();
+        queue_campaign(store, emulator, channel, &page, &psids, TEXT).await;
     }
-    assert_eq!(conversations.len(), RECIPIENTS);
-    let draft = OutgoingDraft {
-        content: Content {
-            text: Some(TEXT.into()),
-            ..Content::default()
-        },
-        author: AuthorKind::Campaign,
-        lane: Lane::Bulk,
-        messaging_type: Some("UPDATE".into()),
-    };
-    let queue: Vec<OutgoingItem> = conversations
-        .into_iter()
-        .map(|conversation_id| OutgoingItem {
-            conversation_id,
-            draft: draft.clone(),
-        })
-        .collect();
-    for chunk in queue.chunks(2_000) {
-        store.enqueue(chunk).await.expect("enqueue");
-    }
-}
-
-/// Outbound rows by status.
-async fn statuses(db: &sqlx::AnyPool) -> BTreeMap<String, i64> {
-    sqlx::query(
-        "SELECT status, COUNT(*) AS n FROM messages WHERE direction = 'out' GROUP BY status",
-    )
-    .fetch_all(db)
-    .await
-    .expect("count statuses")
-    .iter()
-    .map(|r| (r.get::<String, _>("status"), r.get::<i64, _>("n")))
-    .collect()
 }
 
 fn count(statuses: &BTreeMap<String, i64>, status: &str) -> i64 {
@@ -223,7 +132,7 @@ async fn a_bulk_send_killed_twenty_times_sends_nobody_anything_twice(db: TestDat
         node.wait_healthy(&http).await;
         // The previous life's rows are settled by now (restart recovery runs before the server
         // answers), and this life's own sends cannot make a row `unknown` (only recovery does).
-        let now = statuses(&sql).await;
+        let now = outbound_statuses(&sql).await;
         let unknown = count(&now, "unknown");
         pending = count(&now, "queued") + count(&now, "sending");
         println!(
@@ -265,7 +174,7 @@ async fn a_bulk_send_killed_twenty_times_sends_nobody_anything_twice(db: TestDat
     );
 
     // Every row terminal, and they add up.
-    let end = statuses(&sql).await;
+    let end = outbound_statuses(&sql).await;
     println!("end after {:?}: {end:?}", started.elapsed());
     let (sent, failed, unknown) = (
         count(&end, "sent") + count(&end, "delivered") + count(&end, "read"),

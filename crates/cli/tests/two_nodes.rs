@@ -9,17 +9,11 @@ mod common;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use common::serve;
-use sqlx::Row;
-use switchboard_domain::{
-    AuthorKind, ChannelSettings, Content, MessengerSettings, Millis, RateLimits,
-};
-use switchboard_emulator::{CallRecord, Emulator, EmulatorConfig, PageSpec, Platform};
+use common::{messenger_page, outbound_statuses, queue_campaign, serve};
+use switchboard_domain::RateLimits;
+use switchboard_emulator::{CallRecord, Emulator, EmulatorConfig, Platform};
 use switchboard_storage::testing::TestDatabase;
-use switchboard_storage::testing::fixtures::text_from;
-use switchboard_storage::{
-    IngestItem, Lane, NewChannel, OutgoingDraft, OutgoingItem, Store, StoreOptions,
-};
+use switchboard_storage::{Store, StoreOptions};
 
 const RECIPIENTS: usize = 5_000;
 const CAMPAIGN_PAGES: usize = 2;
@@ -42,89 +36,16 @@ fn psid(page: usize, i: usize) -> String {
     )
 }
 
-async fn page(
-    store: &Store,
-    emulator: &switchboard_emulator::EmulatorHandle,
-    i: usize,
-    rate: Option<RateLimits>,
-    default_reply: Option<&str>,
-) -> i64 {
-    let id = page_id(i);
-    let channel = store
-        .create_channel(NewChannel {
-            name: format!("page {i}"),
-            external_id: id.clone(),
-            settings: ChannelSettings::Messenger(MessengerSettings {
-                page_id: id.clone(),
-                page_access_token: format!("token-{i}"),
-                app_secret: format!("secret-{i}"),
-                verify_token: "v".into(),
-                rate_limits: rate,
-                human_agent_permission: false,
-                utility_messaging_permission: false,
-            }),
-            default_reply: default_reply.map(str::to_owned),
-        })
-        .await
-        .expect("channel");
-    emulator.add_page(PageSpec::new(
-        &id,
-        format!("token-{i}"),
-        format!("secret-{i}"),
-    ));
-    channel.id.0
-}
-
-/// The campaign's audience (their windows open) and one bulk message each, queued as a
-/// campaign queues them.
-async fn queue_campaign(store: &Store, emulator: &switchboard_emulator::EmulatorHandle) {
+/// The campaign's audience (their windows open) and one bulk message each.
+async fn seed_campaign(store: &Store, emulator: &switchboard_emulator::EmulatorHandle) {
     let rate = RateLimits::parse(RATE_PER_PAGE, None).expect("rate");
-    let mut conversations = Vec::new();
     for p in 0..CAMPAIGN_PAGES {
-        let channel =
-            switchboard_domain::ChannelId(page(store, emulator, p, Some(rate), None).await);
-        let people: Vec<IngestItem> = (0..RECIPIENTS / CAMPAIGN_PAGES)
-            .map(|i| {
-                let psid = psid(p, i);
-                emulator.messenger_register_user(&page_id(p), &psid);
-                IngestItem {
-                    channel_id: channel,
-                    envelope: text_from(&psid, &format!("seed-{p}-{i}"), "hi", Millis::now().0),
-                    replies: vec![],
-                }
-            })
+        let page = page_id(p);
+        let channel = messenger_page(store, emulator, &page, Some(rate), None).await;
+        let psids: Vec<String> = (0..RECIPIENTS / CAMPAIGN_PAGES)
+            .map(|i| psid(p, i))
             .collect();
-        for chunk in people.chunks(1_000) {
-            store.ingest(chunk).await.expect("ingest");
-        }
-        conversations.extend(
-            store
-                .list_conversations(channel)
-                .await
-                .unwrap()
-                .into_iter()
-                .map(|c| c.id),
-        );
-    }
-    assert_eq!(conversations.len(), RECIPIENTS);
-    let draft = OutgoingDraft {
-        content: Content {
-            text: Some(TEXT.into()),
-            ..Content::default()
-        },
-        author: AuthorKind::Campaign,
-        lane: Lane::Bulk,
-        messaging_type: Some("UPDATE".into()),
-    };
-    let items: Vec<_> = conversations
-        .into_iter()
-        .map(|conversation_id| OutgoingItem {
-            conversation_id,
-            draft: draft.clone(),
-        })
-        .collect();
-    for chunk in items.chunks(2_000) {
-        store.enqueue(chunk).await.expect("enqueue");
+        queue_campaign(store, emulator, channel, &page, &psids, TEXT).await;
     }
 }
 
@@ -157,14 +78,14 @@ async fn two_nodes_on_one_postgres_survive_a_kill_without_sending_anything_twice
     let mut chat_pages = Vec::new();
     for (i, node) in [&first, &second].into_iter().enumerate() {
         let p = CAMPAIGN_PAGES + i;
-        let channel = page(&store, &emulator, p, None, Some(ANSWER)).await;
+        let channel = messenger_page(&store, &emulator, &page_id(p), None, Some(ANSWER)).await;
         emulator.set_page_webhook(
             &page_id(p),
             &format!("{}/webhooks/messenger/{channel}", node.base),
         );
         chat_pages.push(p);
     }
-    queue_campaign(&store, &emulator).await;
+    seed_campaign(&store, &emulator).await;
 
     let writers = tokio::spawn({
         let emulator = emulator.clone();
@@ -207,7 +128,14 @@ async fn two_nodes_on_one_postgres_survive_a_kill_without_sending_anything_twice
     }
     let twice: Vec<_> = accepted.iter().filter(|(_, n)| **n > 1).collect();
     assert!(twice.is_empty(), "campaign sent twice: {twice:?}");
-    let statuses = outbound_statuses(&db.url).await;
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(&db.url)
+        .await
+        .expect("connect");
+    let statuses = outbound_statuses(&pool).await;
+    pool.close().await;
     let terminal: i64 = ["sent", "delivered", "read", "failed", "unknown"]
         .iter()
         .map(|s| statuses.get(*s).copied().unwrap_or(0))
@@ -282,23 +210,4 @@ fn recipient(call: &CallRecord) -> String {
         .as_str()
         .unwrap_or("")
         .to_owned()
-}
-
-async fn outbound_statuses(url: &str) -> HashMap<String, i64> {
-    sqlx::any::install_default_drivers();
-    let pool = sqlx::any::AnyPoolOptions::new()
-        .max_connections(1)
-        .connect(url)
-        .await
-        .expect("connect");
-    let rows = sqlx::query(
-        "SELECT status, COUNT(*) AS n FROM messages WHERE direction = 'out' GROUP BY status",
-    )
-    .fetch_all(&pool)
-    .await
-    .expect("statuses");
-    pool.close().await;
-    rows.iter()
-        .map(|r| (r.get::<String, _>("status"), r.get::<i64, _>("n")))
-        .collect()
 }

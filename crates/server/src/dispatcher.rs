@@ -60,6 +60,8 @@ const RECOVERY_INTERVAL: Duration = Duration::from_secs(2);
 /// the channels' rates are shared out among the live nodes.
 const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(500);
 const NODE_LIVENESS_MS: i64 = 7_000;
+/// Long-gone processes are cleared from the heartbeat table about once a minute.
+const FORGET_EVERY_BEATS: u64 = 120;
 /// How long a process of this node's name must have been silent to be taken for a previous
 /// life whose in-flight rows may be recovered (four missed heartbeats). Only processes sharing
 /// a name are judged by it, so a heavily loaded *other* node is never taken for dead; leases
@@ -118,10 +120,15 @@ impl Dispatcher {
 
     /// Tells the database this node is alive, and learns how many share the channels' rates.
     async fn heartbeat(self) {
-        loop {
+        for beat in 1u64.. {
             tokio::time::sleep(HEARTBEAT_INTERVAL).await;
             if let Err(e) = self.beat().await {
                 tracing::warn!(error = %e, "heartbeat failed");
+            }
+            if beat % FORGET_EVERY_BEATS == 0
+                && let Err(e) = self.store.forget_silent_processes(Millis::now()).await
+            {
+                tracing::warn!(error = %e, "forgetting silent processes failed");
             }
         }
     }

@@ -12,7 +12,7 @@
 //! releases its leases at once.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use switchboard_channels::telegram;
 use switchboard_domain::Millis;
@@ -37,8 +37,13 @@ pub fn start(state: AppState, channel: Arc<LiveChannel>) -> JoinHandle<()> {
         let mut backoff = Backoff::default();
         let mut webhook_deleted = false;
         let mut offset: Option<i64> = None;
+        let mut lease = PollLease {
+            state: &state,
+            channel: id,
+            renewed_at: None,
+        };
         loop {
-            if !holds_lease(&state, id).await {
+            if !lease.held().await {
                 // Someone else polls; whatever offset we knew may be stale when we take over.
                 offset = None;
                 tokio::time::sleep(RENEW).await;
@@ -59,7 +64,7 @@ pub fn start(state: AppState, channel: Arc<LiveChannel>) -> JoinHandle<()> {
                 tokio::select! {
                     polled = &mut poll => break polled,
                     // Keep the lease during the long poll; losing it is noticed before storing.
-                    () = tokio::time::sleep(RENEW) => { holds_lease(&state, id).await; }
+                    () = tokio::time::sleep(RENEW) => { lease.held().await; }
                 }
             };
             let updates = match polled {
@@ -74,7 +79,7 @@ pub fn start(state: AppState, channel: Arc<LiveChannel>) -> JoinHandle<()> {
             if updates.is_empty() {
                 continue;
             }
-            if !holds_lease(&state, id).await {
+            if !lease.held().await {
                 tracing::info!(channel = %id, "poll lease lost during getUpdates; its updates are left to the new holder");
                 continue;
             }
@@ -102,20 +107,45 @@ pub fn start(state: AppState, channel: Arc<LiveChannel>) -> JoinHandle<()> {
     })
 }
 
-/// Takes or renews this process's poll lease of the bot; a database error counts as not holding
-/// it (better no poller for a moment than two).
-async fn holds_lease(state: &AppState, channel: switchboard_domain::ChannelId) -> bool {
-    let lease_ms = i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX);
-    match state
-        .store
-        .acquire_poll_lease(channel, &state.poll_holder, Millis::now(), lease_ms)
-        .await
-    {
-        Ok(held) => held,
-        Err(e) => {
-            tracing::warn!(channel = %channel, error = %e, "poll lease not renewed");
-            false
+/// This process's hold on one bot's poll lease.
+struct PollLease<'a> {
+    state: &'a AppState,
+    channel: switchboard_domain::ChannelId,
+    /// The last successful take or renewal.
+    renewed_at: Option<Instant>,
+}
+
+impl PollLease<'_> {
+    /// Whether this process holds the lease. Within [`RENEW`] of a successful renewal the
+    /// answer is known without asking (the lease still has `LEASE - RENEW` to run), so a busy
+    /// bot does not cost a database write per `getUpdates`; otherwise the lease is taken or
+    /// renewed. A database error counts as not holding it (better no poller for a moment than
+    /// two).
+    async fn held(&mut self) -> bool {
+        if self.renewed_at.is_some_and(|t| t.elapsed() < RENEW) {
+            return true;
         }
+        let lease_ms = i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX);
+        let asked_at = Instant::now();
+        let held = match self
+            .state
+            .store
+            .acquire_poll_lease(
+                self.channel,
+                &self.state.poll_holder,
+                Millis::now(),
+                lease_ms,
+            )
+            .await
+        {
+            Ok(held) => held,
+            Err(e) => {
+                tracing::warn!(channel = %self.channel, error = %e, "poll lease not renewed");
+                false
+            }
+        };
+        self.renewed_at = held.then_some(asked_at);
+        held
     }
 }
 

@@ -189,14 +189,19 @@ impl Store {
 }
 
 impl Store {
-    /// Records that `node` (a process: node name and boot id) is alive and returns how many
-    /// were seen within `window_ms` (this one included). Processes gone for an hour are
-    /// forgotten: every restart is a new process.
-    pub async fn heartbeat(&self, node: &str, now: Millis, window_ms: i64) -> Result<u32> {
+    /// Forgets processes that have not heartbeat for an hour: every restart is a new process,
+    /// so the table would otherwise grow with each one.
+    pub async fn forget_silent_processes(&self, now: Millis) -> Result<()> {
         sqlx::query("DELETE FROM nodes WHERE last_seen < $1")
             .bind(now.0 - FORGET_PROCESSES_AFTER_MS)
             .execute(&self.write)
             .await?;
+        Ok(())
+    }
+
+    /// Records that `node` (a process: node name and boot id) is alive and returns how many
+    /// were seen within `window_ms` (this one included).
+    pub async fn heartbeat(&self, node: &str, now: Millis, window_ms: i64) -> Result<u32> {
         sqlx::query(
             "INSERT INTO nodes (node_id, last_seen) VALUES ($1, $2)
              ON CONFLICT (node_id) DO UPDATE SET last_seen = excluded.last_seen",

@@ -124,16 +124,6 @@ pub enum DispatchResult {
 }
 
 impl DispatchResult {
-    pub fn message_id(&self) -> MessageId {
-        match self {
-            DispatchResult::Sent { message_id, .. }
-            | DispatchResult::Deferred { message_id, .. }
-            | DispatchResult::Retry { message_id, .. }
-            | DispatchResult::Unknown { message_id, .. }
-            | DispatchResult::Failed { message_id, .. } => *message_id,
-        }
-    }
-
     /// When the message goes back to the queue, the moment it is due again: until then it holds
     /// back the messages queued after it for the same person.
     pub fn requeued_until(&self) -> Option<Millis> {

@@ -65,3 +65,104 @@ impl Node {
         self.child.wait().await.expect("reaped");
     }
 }
+
+/// A Messenger page in the store and at the emulator, with the credentials `token-<page>` and
+/// `secret-<page>`.
+pub async fn messenger_page(
+    store: &switchboard_storage::Store,
+    emulator: &switchboard_emulator::EmulatorHandle,
+    page: &str,
+    rate_limits: Option<switchboard_domain::RateLimits>,
+    default_reply: Option<&str>,
+) -> switchboard_domain::ChannelId {
+    use switchboard_domain::{ChannelSettings, MessengerSettings};
+    let channel = store
+        .create_channel(switchboard_storage::NewChannel {
+            name: format!("page {page}"),
+            external_id: page.into(),
+            settings: ChannelSettings::Messenger(MessengerSettings {
+                page_id: page.into(),
+                page_access_token: format!("token-{page}"),
+                app_secret: format!("secret-{page}"),
+                verify_token: "v".into(),
+                rate_limits,
+                human_agent_permission: false,
+                utility_messaging_permission: false,
+            }),
+            default_reply: default_reply.map(str::to_owned),
+        })
+        .await
+        .expect("channel");
+    emulator.add_page(switchboard_emulator::PageSpec::new(
+        page,
+        format!("token-{page}"),
+        format!("secret-{page}"),
+    ));
+    channel.id
+}
+
+/// A campaign's audience on one page: each person known to the emulator and having written
+/// (their window open), then one bulk message `text` queued for each, as a campaign queues them.
+pub async fn queue_campaign(
+    store: &switchboard_storage::Store,
+    emulator: &switchboard_emulator::EmulatorHandle,
+    channel: switchboard_domain::ChannelId,
+    page: &str,
+    psids: &[String],
+    text: &str,
+) {
+    use switchboard_domain::{AuthorKind, Content, Millis};
+    use switchboard_storage::testing::fixtures::text_from;
+    use switchboard_storage::{IngestItem, Lane, OutgoingDraft, OutgoingItem};
+    let people: Vec<IngestItem> = psids
+        .iter()
+        .map(|psid| {
+            emulator.messenger_register_user(page, psid);
+            IngestItem {
+                channel_id: channel,
+                envelope: text_from(psid, &format!("seed-{page}-{psid}"), "hi", Millis::now().0),
+                replies: vec![],
+            }
+        })
+        .collect();
+    for chunk in people.chunks(1_000) {
+        store.ingest(chunk).await.expect("ingest");
+    }
+    let draft = OutgoingDraft {
+        content: Content {
+            text: Some(text.into()),
+            ..Content::default()
+        },
+        author: AuthorKind::Campaign,
+        lane: Lane::Bulk,
+        messaging_type: Some("UPDATE".into()),
+    };
+    let items: Vec<OutgoingItem> = store
+        .list_conversations(channel)
+        .await
+        .expect("conversations")
+        .into_iter()
+        .map(|conversation| OutgoingItem {
+            conversation_id: conversation.id,
+            draft: draft.clone(),
+        })
+        .collect();
+    assert_eq!(items.len(), psids.len(), "one conversation per person");
+    for chunk in items.chunks(2_000) {
+        store.enqueue(chunk).await.expect("enqueue");
+    }
+}
+
+/// Outbound message rows by status.
+pub async fn outbound_statuses(db: &sqlx::AnyPool) -> std::collections::BTreeMap<String, i64> {
+    use sqlx::Row;
+    sqlx::query(
+        "SELECT status, COUNT(*) AS n FROM messages WHERE direction = 'out' GROUP BY status",
+    )
+    .fetch_all(db)
+    .await
+    .expect("count statuses")
+    .iter()
+    .map(|r| (r.get::<String, _>("status"), r.get::<i64, _>("n")))
+    .collect()
+}
