@@ -21,23 +21,10 @@ on_both_backends!(
 
 /// A Telegram person who wrote once, and their contact and conversation ids.
 async fn person(app: &TestApp) -> (Channel, i64, i64) {
-    let bot = app.connect_bot(BOT, "webhook").await;
-    app.emulator
-        .telegram_user_sends_text(BOT, TelegramUser::new(77, "Sari"), "halo")
-        .await;
-    app.emulator
-        .wait_for_calls(
-            Platform::Telegram,
-            "sendMessage",
-            1,
-            Duration::from_secs(10),
-        )
+    let (bot, conversation) = app
+        .bot_with_a_person_who_wrote(BOT, TelegramUser::new(77, "Sari"), "halo")
         .await;
     let contact = app.contacts(&bot).await[0]["id"].as_i64().unwrap();
-    let (_, conversations) = app
-        .get_api(&format!("/api/v1/conversations?channel_id={}", bot.id))
-        .await;
-    let conversation = conversations[0]["id"].as_i64().unwrap();
     (bot, contact, conversation)
 }
 

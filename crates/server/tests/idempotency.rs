@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::*;
 use serde_json::{Value, json};
 use switchboard_domain::Millis;
@@ -26,22 +24,9 @@ on_both_backends!(
 /// A bot, a customer who wrote (the window is open) and the default reply already sent.
 async fn setup(db: TestDatabase) -> (TestApp, Channel, i64) {
     let app = spawn_app(db).await;
-    let bot = app.connect_bot(BOT, "webhook").await;
-    app.emulator
-        .telegram_user_sends_text(BOT, TelegramUser::new(42, "Budi"), "halo")
+    let (bot, conversation) = app
+        .bot_with_a_person_who_wrote(BOT, TelegramUser::new(42, "Budi"), "halo")
         .await;
-    app.emulator
-        .wait_for_calls(
-            Platform::Telegram,
-            "sendMessage",
-            1,
-            Duration::from_secs(10),
-        )
-        .await;
-    let (_, conversations) = app
-        .get_api(&format!("/api/v1/conversations?channel_id={}", bot.id))
-        .await;
-    let conversation = conversations[0]["id"].as_i64().expect("conversation");
     (app, bot, conversation)
 }
 

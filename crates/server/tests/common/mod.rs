@@ -153,6 +153,33 @@ impl TestApp {
         body.as_array().cloned().unwrap_or_default()
     }
 
+    /// A Telegram bot (webhook) and a person who wrote `text` to it and got the default reply:
+    /// their window is open. Returns the bot and the person's conversation id.
+    pub async fn bot_with_a_person_who_wrote(
+        &self,
+        token: &str,
+        person: switchboard_emulator::TelegramUser,
+        text: &str,
+    ) -> (Channel, i64) {
+        let bot = self.connect_bot(token, "webhook").await;
+        self.emulator
+            .telegram_user_sends_text(token, person, text)
+            .await;
+        self.emulator
+            .wait_for_calls(
+                Platform::Telegram,
+                "sendMessage",
+                1,
+                Duration::from_secs(10),
+            )
+            .await;
+        let (_, conversations) = self
+            .get_api(&format!("/api/v1/conversations?channel_id={}", bot.id))
+            .await;
+        let conversation = conversations[0]["id"].as_i64().expect("conversation");
+        (bot, conversation)
+    }
+
     /// All messages of the channel's conversation with `external_id` (empty if none).
     pub async fn messages_with(&self, channel: &Channel, external_id: &str) -> Vec<Value> {
         let contacts = self.contacts(channel).await;
