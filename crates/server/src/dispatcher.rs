@@ -100,11 +100,21 @@ impl Dispatcher {
     /// recovery until the runtime stops.
     pub async fn start(self, reply_workers: usize) -> JoinSet<()> {
         // Say we are alive first: a process of the same name starting after us must not take
-        // our rows for a previous life's.
-        if let Err(e) = self.beat().await {
-            tracing::warn!(error = %e, "first heartbeat failed");
+        // our rows for a previous life's, and nodes already sending learn to share with us.
+        let peers = match self.beat().await {
+            Ok(live) => live > 1,
+            Err(e) => {
+                tracing::warn!(error = %e, "first heartbeat failed");
+                false
+            }
+        };
+        let previous_life = self.wait_for_previous_life_to_fall_silent();
+        if peers {
+            // They shrink their share at their next heartbeat: send only once they have.
+            tokio::join!(previous_life, tokio::time::sleep(2 * HEARTBEAT_INTERVAL));
+        } else {
+            previous_life.await;
         }
-        self.wait_for_previous_life_to_fall_silent().await;
         self.recover_previous_lives().await;
         let mut tasks = JoinSet::new();
         for _ in 0..reply_workers.max(1) {
@@ -133,13 +143,14 @@ impl Dispatcher {
         }
     }
 
-    async fn beat(&self) -> Result<(), StoreError> {
+    /// One heartbeat; answers how many processes are alive, this one included.
+    async fn beat(&self) -> Result<u32, StoreError> {
         let live = self
             .store
             .heartbeat(&self.process_id, Millis::now(), NODE_LIVENESS_MS)
             .await?;
         self.pacer.set_live_nodes(live);
-        Ok(())
+        Ok(live)
     }
 
     /// Expired leases, and the rows of a previous life of this node: one that was killed just

@@ -20,13 +20,18 @@ pub fn free_port() -> SocketAddr {
 /// A `switchboard serve` child process and its base URL; killed when dropped.
 pub struct Node {
     pub child: Child,
+    pub listen: SocketAddr,
     pub base: String,
 }
 
 /// Starts `switchboard serve` on `db_url` with `graph` as the Graph API, under `node` as its
 /// node id, logging at `log`.
 pub fn serve(db_url: &str, graph: &str, node: &str, log: &str) -> Node {
-    let listen = free_port();
+    serve_at(free_port(), db_url, graph, node, log)
+}
+
+/// `serve` on a given address: a restarted node comes back where its webhooks point.
+pub fn serve_at(listen: SocketAddr, db_url: &str, graph: &str, node: &str, log: &str) -> Node {
     let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
         .arg("serve")
         .env("SWITCHBOARD_DATABASE_URL", db_url)
@@ -42,6 +47,7 @@ pub fn serve(db_url: &str, graph: &str, node: &str, log: &str) -> Node {
         .expect("spawn switchboard");
     Node {
         child,
+        listen,
         base: format!("http://{listen}"),
     }
 }
