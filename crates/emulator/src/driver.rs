@@ -293,16 +293,6 @@ pub(crate) async fn auto_receipts(
 
 // ---- Telegram ------------------------------------------------------------------
 
-/// `bot_command` entity for `/start ref` style texts (offsets in UTF-16).
-fn command_entities(text: &str) -> Option<Value> {
-    if !text.starts_with('/') {
-        return None;
-    }
-    let cmd = text.split_whitespace().next().unwrap_or("");
-    let len = cmd.encode_utf16().count();
-    (len > 1).then(|| json!([{ "offset": 0, "length": len, "type": "bot_command" }]))
-}
-
 pub(crate) async fn telegram_user_sends_text(
     inner: &Arc<Inner>,
     token: &str,
@@ -326,14 +316,16 @@ fn fill_user_message(
     m.entry("from").or_insert_with(|| tg_user_json(user));
     m.entry("chat").or_insert_with(|| chat.chat_json());
     m.entry("date").or_insert_with(|| json!(now_s));
+    // What Telegram finds in a user's text by itself: commands, links, mentions, hashtags.
     if !m.contains_key("entities")
-        && let Some(e) = m
-            .get("text")
-            .and_then(Value::as_str)
-            .and_then(command_entities)
+        && let Some(text) = m.get("text").and_then(Value::as_str)
     {
-        m.insert("entities".into(), e);
+        let entities = crate::telegram_format::automatic(text);
+        if !entities.is_empty() {
+            m.insert("entities".into(), Value::Array(entities));
+        }
     }
+    chat.remember_received(&Value::Object(m.clone()));
 }
 
 pub(crate) async fn telegram_user_update(

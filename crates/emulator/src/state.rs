@@ -161,6 +161,8 @@ pub(crate) struct Chat {
     pub bucket: Bucket,
     /// The bot's recent messages, for editMessageText / deleteMessage.
     pub recent: VecDeque<SentMessage>,
+    /// The user's recent messages, which the bot may reply to.
+    pub received: VecDeque<SentMessage>,
 }
 
 pub(crate) struct SentMessage {
@@ -180,7 +182,31 @@ impl Chat {
             next_message_id: 1,
             bucket: Bucket::full(CHAT_BURST, now_ms),
             recent: VecDeque::new(),
+            received: VecDeque::new(),
         }
+    }
+
+    /// A message of this chat (the bot's or the user's) still remembered.
+    pub fn find_message(&self, message_id: i64) -> Option<&Value> {
+        self.recent
+            .iter()
+            .chain(self.received.iter())
+            .find(|m| m.message_id == message_id)
+            .map(|m| &m.message)
+    }
+
+    /// Remembers one of the user's messages (bounded like the bot's).
+    pub fn remember_received(&mut self, message: &Value) {
+        let Some(message_id) = message["message_id"].as_i64() else {
+            return;
+        };
+        if self.received.len() >= RECENT_PER_CHAT {
+            self.received.pop_front();
+        }
+        self.received.push_back(SentMessage {
+            message_id,
+            message: message.clone(),
+        });
     }
 
     pub fn take_message_id(&mut self) -> i64 {
@@ -221,7 +247,9 @@ pub(crate) fn tg_user_json(u: &TelegramUser) -> Value {
 
 /// Per-chat burst and sustained rate (Bot FAQ: about one message per second
 /// per chat, short bursts allowed).
-pub(crate) const CHAT_BURST: f64 = 3.0;
+/// Telegram tolerates short bursts to one chat and about one message a second on average
+/// (core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this).
+pub(crate) const CHAT_BURST: f64 = 10.0;
 pub(crate) const CHAT_RATE: f64 = 1.0;
 /// Per-bot broadcast limit (~30 messages per second overall).
 pub(crate) const GLOBAL_BURST: f64 = 30.0;

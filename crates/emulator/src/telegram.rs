@@ -13,7 +13,7 @@ use crate::state::{
     ALNUM, Bot, BotState, CHAT_BURST, CHAT_RATE, GLOBAL_BURST, GLOBAL_RATE, Inner, RECENT_PER_CHAT,
     SentMessage, random_string,
 };
-use crate::telegram_format::visible_text;
+use crate::telegram_format::{Formatted, format};
 use crate::telegram_updates;
 
 /// Canonical spelling of every method the emulator implements.
@@ -234,13 +234,29 @@ fn chat_id(p: &Map<String, Value>) -> Result<i64, TgErr> {
     }
 }
 
-/// Text after parse_mode handling and trimming, checked against `max`.
-fn visible(p: &Map<String, Value>, key: &str, max: usize, empty_ok: bool) -> Result<String, TgErr> {
+/// Text after parse_mode handling and trimming, with its entities, checked against `max`.
+fn visible(
+    p: &Map<String, Value>,
+    key: &str,
+    max: usize,
+    empty_ok: bool,
+) -> Result<Formatted, TgErr> {
     let raw = get_str(p, key).unwrap_or_default();
     let mode = get_str(p, "parse_mode");
-    let text = visible_text(&raw, mode.as_deref()).map_err(|d| TgErr::new(400, d))?;
+    let entities_key = if key == "caption" {
+        "caption_entities"
+    } else {
+        "entities"
+    };
+    let explicit = match get_json(p, entities_key) {
+        None => None,
+        Some(Ok(v)) => Some(v),
+        Some(Err(())) => return Err(TgErr::bad("can't parse entities JSON object")),
+    };
     // Telegram strips surrounding whitespace before checking emptiness.
-    let text = text.trim().to_owned();
+    let formatted =
+        format(&raw, mode.as_deref(), explicit.as_ref()).map_err(|d| TgErr::new(400, d))?;
+    let text = &formatted.text;
     if text.is_empty() && !empty_ok {
         return Err(TgErr::bad("message text is empty"));
     }
@@ -251,7 +267,24 @@ fn visible(p: &Map<String, Value>, key: &str, max: usize, empty_ok: bool) -> Res
             "message is too long"
         }));
     }
-    Ok(text)
+    Ok(formatted)
+}
+
+/// Sets `text`/`caption` and, when there are any, `entities`/`caption_entities` on a Message.
+fn put_text(msg: &mut Value, key: &str, formatted: Formatted) {
+    msg[key] = Value::String(formatted.text);
+    let entities_key = if key == "caption" {
+        "caption_entities"
+    } else {
+        "entities"
+    };
+    if formatted.entities.is_empty() {
+        if let Some(o) = msg.as_object_mut() {
+            o.remove(entities_key);
+        }
+    } else {
+        msg[entities_key] = Value::Array(formatted.entities);
+    }
 }
 
 const INLINE_ACTIONS: &[&str] = &[
@@ -477,12 +510,13 @@ fn send(inner: &Inner, bot: &Bot, p: &Map<String, Value>, content: Content) -> R
             };
             let caption = visible(p, "caption", 1024, true)?;
             (
-                Some(caption).filter(|c| !c.is_empty()),
+                Some(caption).filter(|c| !c.text.is_empty()),
                 Some((kind, source)),
             )
         }
     };
     let paid = get_bool(p, "allow_paid_broadcast");
+    let reply = reply_parameters(p)?;
     let now = inner.clock.now_ms();
     let mut guard = bot.lock();
     let st = &mut *guard;
@@ -493,6 +527,21 @@ fn send(inner: &Inner, bot: &Bot, p: &Map<String, Value>, content: Content) -> R
     if chat.blocked {
         return Err(TgErr::new(403, "Forbidden: bot was blocked by the user"));
     }
+    let reply_to = match reply {
+        None => None,
+        Some(r) => match chat.find_message(r.message_id) {
+            Some(m) => {
+                // The replied-to message comes without its own reply, as on Telegram.
+                let mut m = m.clone();
+                if let Some(o) = m.as_object_mut() {
+                    o.remove("reply_to_message");
+                }
+                Some(m)
+            }
+            None if r.without_reply_ok => None,
+            None => return Err(TgErr::bad("message to be replied not found")),
+        },
+    };
     if inner.config.telegram_rate_limits && !paid {
         chat.bucket.refill(CHAT_BURST, CHAT_RATE, now);
         st.global_bucket.refill(GLOBAL_BURST, GLOBAL_RATE, now);
@@ -518,16 +567,19 @@ fn send(inner: &Inner, bot: &Bot, p: &Map<String, Value>, content: Content) -> R
         "date": now / 1000,
     });
     match (media, text) {
-        (None, Some(t)) => msg["text"] = Value::String(t),
+        (None, Some(t)) => put_text(&mut msg, "text", t),
         (Some((kind, source)), caption) => {
             // Split borrow: the chat is done with; file ids come from `st`.
             let obj = media_object(st, kind, &source, p);
             msg[kind] = obj;
             if let Some(c) = caption {
-                msg["caption"] = Value::String(c);
+                put_text(&mut msg, "caption", c);
             }
         }
         (None, None) => {}
+    }
+    if let Some(m) = reply_to {
+        msg["reply_to_message"] = m;
     }
     if let Some(m) = markup.filter(|m| m.get("inline_keyboard").is_some()) {
         // Only inline keyboards are echoed back on the Message.
@@ -543,6 +595,42 @@ fn send(inner: &Inner, bot: &Bot, p: &Map<String, Value>, content: Content) -> R
         });
     }
     Ok(msg)
+}
+
+struct Reply {
+    message_id: i64,
+    without_reply_ok: bool,
+}
+
+/// `reply_parameters` (Bot API 7.0), or the older `reply_to_message_id`.
+fn reply_parameters(p: &Map<String, Value>) -> Result<Option<Reply>, TgErr> {
+    let legacy_ok = get_bool(p, "allow_sending_without_reply");
+    match get_json(p, "reply_parameters") {
+        Some(Err(())) => Err(TgErr::bad("can't parse reply parameters JSON object")),
+        Some(Ok(v)) => {
+            let Some(message_id) = v.get("message_id").and_then(Value::as_i64) else {
+                return Err(TgErr::bad(
+                    "can't parse reply parameters JSON object: Field \"message_id\" must be of type Number",
+                ));
+            };
+            let without_reply_ok = v
+                .get("allow_sending_without_reply")
+                .and_then(Value::as_bool)
+                .unwrap_or(legacy_ok);
+            Ok(Some(Reply {
+                message_id,
+                without_reply_ok,
+            }))
+        }
+        None => match get_i64(p, "reply_to_message_id") {
+            None => Ok(None),
+            Some(Err(())) => Err(TgErr::bad("message to be replied not found")),
+            Some(Ok(message_id)) => Ok(Some(Reply {
+                message_id,
+                without_reply_ok: legacy_ok,
+            })),
+        },
+    }
 }
 
 fn chat_action(bot: &Bot, p: &Map<String, Value>) -> R {
@@ -613,14 +701,19 @@ fn edit_text(inner: &Inner, bot: &Bot, p: &Map<String, Value>) -> R {
     if msg.get("text").is_none() {
         return Err(TgErr::bad("there is no text in the message to edit"));
     }
-    if msg.get("text").and_then(Value::as_str) == Some(text.as_str())
+    if msg.get("text").and_then(Value::as_str) == Some(text.text.as_str())
+        && msg
+            .get("entities")
+            .and_then(Value::as_array)
+            .map_or(&[][..], Vec::as_slice)
+            == text.entities.as_slice()
         && msg.get("reply_markup") == markup.as_ref()
     {
         return Err(TgErr::bad(
             "message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message",
         ));
     }
-    msg["text"] = Value::String(text);
+    put_text(msg, "text", text);
     msg["edit_date"] = json!(now / 1000);
     match markup.filter(|m| m.get("inline_keyboard").is_some()) {
         Some(m) => msg["reply_markup"] = m,
