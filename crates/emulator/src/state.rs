@@ -275,17 +275,17 @@ impl Bucket {
         self.last_ms = self.last_ms.max(now_ms);
     }
 
-    /// Seconds until one token is available (0 = available now).
-    pub fn wait_secs(&self, per_sec: f64) -> u64 {
-        if self.tokens >= 1.0 {
+    /// Seconds until `n` tokens are available (0 = available now).
+    pub fn wait_secs_for(&self, n: f64, per_sec: f64) -> u64 {
+        if self.tokens >= n {
             0
         } else {
-            (((1.0 - self.tokens) / per_sec).ceil() as u64).max(1)
+            (((n - self.tokens) / per_sec).ceil() as u64).max(1)
         }
     }
 
-    pub fn take(&mut self) {
-        self.tokens -= 1.0;
+    pub fn take_n(&mut self, n: f64) {
+        self.tokens -= n;
     }
 }
 

@@ -28,6 +28,11 @@ const METHODS: &[&str] = &[
     "sendChatAction",
     "answerCallbackQuery",
     "editMessageText",
+    "editMessageReplyMarkup",
+    "sendMediaGroup",
+    "copyMessage",
+    "getChat",
+    "setMessageReaction",
     "deleteMessage",
     "setWebhook",
     "deleteWebhook",
@@ -179,6 +184,11 @@ async fn dispatch(inner: &Arc<Inner>, bot: &Arc<Bot>, method: &str, p: &Map<Stri
         "sendChatAction" => chat_action(bot, p).map(ok),
         "answerCallbackQuery" => answer_callback(bot, p).map(ok),
         "editMessageText" => edit_text(inner, bot, p).map(ok),
+        "editMessageReplyMarkup" => edit_reply_markup(bot, p).map(ok),
+        "sendMediaGroup" => send_media_group(inner, bot, p).map(ok),
+        "copyMessage" => copy_message(inner, bot, p).map(ok),
+        "getChat" => get_chat(bot, p).map(ok),
+        "setMessageReaction" => set_reaction(bot, p).map(ok),
         "deleteMessage" => delete_message(bot, p).map(ok),
         "setWebhook" => telegram_updates::set_webhook(inner, bot, p),
         "deleteWebhook" => Ok(telegram_updates::delete_webhook(bot, p)),
@@ -489,6 +499,25 @@ fn media_object(st: &mut BotState, kind: &str, source: &Value, p: &Map<String, V
     }
 }
 
+/// The file a media parameter names: a file id or URL string, an upload, or `attach://<part>`
+/// pointing at an upload in another multipart part.
+fn media_source(p: &Map<String, Value>, value: Option<&Value>, kind: &str) -> Result<Value, TgErr> {
+    match value {
+        Some(Value::String(s)) if s.trim().starts_with("attach://") => {
+            let part = s.trim().trim_start_matches("attach://");
+            p.get(part)
+                .filter(|v| params::is_upload(v))
+                .cloned()
+                .ok_or_else(|| TgErr::bad(format_args!("there is no {kind} in the request")))
+        }
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(Value::String(s.trim().to_owned())),
+        Some(v) if params::is_upload(v) => Ok(v.clone()),
+        _ => Err(TgErr::bad(format_args!(
+            "there is no {kind} in the request"
+        ))),
+    }
+}
+
 fn send(inner: &Inner, bot: &Bot, p: &Map<String, Value>, content: Content) -> R {
     let chat_id = chat_id(p)?;
     // Parameters are validated before the chat is resolved, as the real
@@ -497,17 +526,7 @@ fn send(inner: &Inner, bot: &Bot, p: &Map<String, Value>, content: Content) -> R
     let (text, media) = match content {
         Content::Text => (Some(visible(p, "text", 4096, false)?), None),
         Content::Media(kind) => {
-            let source = match p.get(kind) {
-                Some(Value::String(s)) if !s.trim().is_empty() => {
-                    Value::String(s.trim().to_owned())
-                }
-                Some(v) if params::is_upload(v) => v.clone(),
-                _ => {
-                    return Err(TgErr::bad(format_args!(
-                        "there is no {kind} in the request"
-                    )));
-                }
-            };
+            let source = media_source(p, p.get(kind), kind)?;
             let caption = visible(p, "caption", 1024, true)?;
             (
                 Some(caption).filter(|c| !c.text.is_empty()),
@@ -515,11 +534,56 @@ fn send(inner: &Inner, bot: &Bot, p: &Map<String, Value>, content: Content) -> R
             )
         }
     };
-    let paid = get_bool(p, "allow_paid_broadcast");
-    let reply = reply_parameters(p)?;
-    let now = inner.clock.now_ms();
+    let outgoing = Outgoing::from_params(p)?;
     let mut guard = bot.lock();
     let st = &mut *guard;
+    let mut msg = open_messages(inner, bot, st, chat_id, &outgoing, 1)?
+        .pop()
+        .unwrap_or_default();
+    match (media, text) {
+        (None, Some(t)) => put_text(&mut msg, "text", t),
+        (Some((kind, source)), caption) => {
+            msg[kind] = media_object(st, kind, &source, p);
+            if let Some(c) = caption {
+                put_text(&mut msg, "caption", c);
+            }
+        }
+        (None, None) => {}
+    }
+    if let Some(m) = markup.filter(|m| m.get("inline_keyboard").is_some()) {
+        // Only inline keyboards are echoed back on the Message.
+        msg["reply_markup"] = m;
+    }
+    remember_sent(st, chat_id, &msg);
+    Ok(msg)
+}
+
+/// What every sending method shares: a paid broadcast skips the limits; a reply target.
+struct Outgoing {
+    paid: bool,
+    reply: Option<Reply>,
+}
+
+impl Outgoing {
+    fn from_params(p: &Map<String, Value>) -> Result<Self, TgErr> {
+        Ok(Outgoing {
+            paid: get_bool(p, "allow_paid_broadcast"),
+            reply: reply_parameters(p)?,
+        })
+    }
+}
+
+/// Checks the chat (known, not blocking the bot), the reply target and the rate limits for
+/// `count` messages, and gives `count` new messages with their ids, sender, chat and date.
+fn open_messages(
+    inner: &Inner,
+    bot: &Bot,
+    st: &mut BotState,
+    chat_id: i64,
+    outgoing: &Outgoing,
+    count: usize,
+) -> Result<Vec<Value>, TgErr> {
+    let now = inner.clock.now_ms();
     let chat = st
         .chats
         .get_mut(&chat_id)
@@ -527,7 +591,7 @@ fn send(inner: &Inner, bot: &Bot, p: &Map<String, Value>, content: Content) -> R
     if chat.blocked {
         return Err(TgErr::new(403, "Forbidden: bot was blocked by the user"));
     }
-    let reply_to = match reply {
+    let reply_to = match &outgoing.reply {
         None => None,
         Some(r) => match chat.find_message(r.message_id) {
             Some(m) => {
@@ -542,13 +606,14 @@ fn send(inner: &Inner, bot: &Bot, p: &Map<String, Value>, content: Content) -> R
             None => return Err(TgErr::bad("message to be replied not found")),
         },
     };
-    if inner.config.telegram_rate_limits && !paid {
+    if inner.config.telegram_rate_limits && !outgoing.paid {
+        let n = count as f64;
         chat.bucket.refill(CHAT_BURST, CHAT_RATE, now);
         st.global_bucket.refill(GLOBAL_BURST, GLOBAL_RATE, now);
         let wait = chat
             .bucket
-            .wait_secs(CHAT_RATE)
-            .max(st.global_bucket.wait_secs(GLOBAL_RATE));
+            .wait_secs_for(n, CHAT_RATE)
+            .max(st.global_bucket.wait_secs_for(n, GLOBAL_RATE));
         if wait > 0 {
             return Err(TgErr {
                 code: 429,
@@ -556,45 +621,321 @@ fn send(inner: &Inner, bot: &Bot, p: &Map<String, Value>, content: Content) -> R
                 retry_after: Some(wait),
             });
         }
-        chat.bucket.take();
-        st.global_bucket.take();
+        chat.bucket.take_n(n);
+        st.global_bucket.take_n(n);
     }
-    let message_id = chat.take_message_id();
-    let mut msg = json!({
-        "message_id": message_id,
-        "from": bot.user_json(),
-        "chat": chat.chat_json(),
-        "date": now / 1000,
-    });
-    match (media, text) {
-        (None, Some(t)) => put_text(&mut msg, "text", t),
-        (Some((kind, source)), caption) => {
-            // Split borrow: the chat is done with; file ids come from `st`.
-            let obj = media_object(st, kind, &source, p);
-            msg[kind] = obj;
-            if let Some(c) = caption {
-                put_text(&mut msg, "caption", c);
-            }
+    let mut out = Vec::with_capacity(count);
+    for _ in 0..count {
+        let mut msg = json!({
+            "message_id": chat.take_message_id(),
+            "from": bot.user_json(),
+            "chat": chat.chat_json(),
+            "date": now / 1000,
+        });
+        if let Some(m) = &reply_to {
+            msg["reply_to_message"] = m.clone();
         }
-        (None, None) => {}
+        out.push(msg);
     }
-    if let Some(m) = reply_to {
-        msg["reply_to_message"] = m;
+    Ok(out)
+}
+
+/// Keeps a sent message for edits, deletes, replies and copies (bounded per chat).
+fn remember_sent(st: &mut BotState, chat_id: i64, msg: &Value) {
+    let (Some(chat), Some(message_id)) = (st.chats.get_mut(&chat_id), msg["message_id"].as_i64())
+    else {
+        return;
+    };
+    if chat.recent.len() >= RECENT_PER_CHAT {
+        chat.recent.pop_front();
+    }
+    chat.recent.push_back(SentMessage {
+        message_id,
+        message: msg.clone(),
+    });
+}
+
+const MEDIA_GROUP_TYPES: &[&str] = &["photo", "video", "document", "audio"];
+
+/// `sendMediaGroup`: 2–10 photos and videos (or only documents, or only audio) as one album.
+fn send_media_group(inner: &Inner, bot: &Bot, p: &Map<String, Value>) -> R {
+    let chat_id = chat_id(p)?;
+    let items = match get_json(p, "media") {
+        Some(Ok(Value::Array(a))) => a,
+        _ => return Err(TgErr::bad("can't parse media JSON object")),
+    };
+    if !(2..=10).contains(&items.len()) {
+        return Err(TgErr::bad(
+            "wrong number of media specified: must be between 2 and 10",
+        ));
+    }
+    let mut parsed = Vec::with_capacity(items.len());
+    for item in &items {
+        let Some(obj) = item.as_object() else {
+            return Err(TgErr::bad("can't parse InputMedia JSON object"));
+        };
+        let kind = obj.get("type").and_then(Value::as_str).unwrap_or_default();
+        let Some(kind) = MEDIA_GROUP_TYPES.iter().copied().find(|k| *k == kind) else {
+            return Err(TgErr::bad("unsupported media type in media group"));
+        };
+        let source = media_source(p, obj.get("media"), kind)?;
+        let caption = visible(obj, "caption", 1024, true)?;
+        parsed.push((kind, source, caption));
+    }
+    let documents = parsed.iter().filter(|(k, ..)| *k == "document").count();
+    let audio = parsed.iter().filter(|(k, ..)| *k == "audio").count();
+    if (documents > 0 && documents < parsed.len()) || (audio > 0 && audio < parsed.len()) {
+        return Err(TgErr::bad(
+            "document and audio can't be mixed with other media types",
+        ));
+    }
+    let outgoing = Outgoing::from_params(p)?;
+    let mut guard = bot.lock();
+    let st = &mut *guard;
+    let mut messages = open_messages(inner, bot, st, chat_id, &outgoing, parsed.len())?;
+    st.file_seq += 1;
+    let group = format!(
+        "{}{}",
+        13_000_000_000_000_000u64 + st.file_seq,
+        random_string(2, b"0123456789")
+    );
+    for (msg, (kind, source, caption)) in messages.iter_mut().zip(parsed) {
+        msg[kind] = media_object(st, kind, &source, p);
+        msg["media_group_id"] = json!(group);
+        if !caption.text.is_empty() {
+            put_text(msg, "caption", caption);
+        }
+        remember_sent(st, chat_id, msg);
+    }
+    Ok(Value::Array(messages))
+}
+
+/// `copyMessage`: the same content as a new message of the bot, without a link to the
+/// original; answers only the new `message_id`.
+fn copy_message(inner: &Inner, bot: &Bot, p: &Map<String, Value>) -> R {
+    let chat_id = chat_id(p)?;
+    let from_chat_id = match get_i64(p, "from_chat_id") {
+        Some(Ok(id)) => id,
+        None => return Err(TgErr::bad("from_chat_id is empty")),
+        Some(Err(())) => return Err(TgErr::bad("chat not found")),
+    };
+    let message_id = message_id_param(p)?;
+    let markup = reply_markup(p)?;
+    let caption = match p.get("caption") {
+        Some(_) => Some(visible(p, "caption", 1024, true)?),
+        None => None,
+    };
+    let outgoing = Outgoing::from_params(p)?;
+    let mut guard = bot.lock();
+    let st = &mut *guard;
+    let original = st
+        .chats
+        .get(&from_chat_id)
+        .ok_or_else(|| TgErr::bad("chat not found"))?
+        .find_message(message_id)
+        .cloned()
+        .ok_or_else(|| TgErr::bad("message to copy not found"))?;
+    const CONTENT: &[&str] = &[
+        "text",
+        "entities",
+        "photo",
+        "video",
+        "audio",
+        "document",
+        "voice",
+        "caption",
+        "caption_entities",
+    ];
+    if !["text", "photo", "video", "audio", "document", "voice"]
+        .iter()
+        .any(|k| original.get(k).is_some())
+    {
+        return Err(TgErr::bad("message can't be copied"));
+    }
+    let mut msg = open_messages(inner, bot, st, chat_id, &outgoing, 1)?
+        .pop()
+        .unwrap_or_default();
+    for k in CONTENT {
+        if let Some(v) = original.get(*k) {
+            msg[*k] = v.clone();
+        }
+    }
+    if let Some(c) = caption {
+        put_text(&mut msg, "caption", c);
     }
     if let Some(m) = markup.filter(|m| m.get("inline_keyboard").is_some()) {
-        // Only inline keyboards are echoed back on the Message.
         msg["reply_markup"] = m;
     }
-    if let Some(chat) = st.chats.get_mut(&chat_id) {
-        if chat.recent.len() >= RECENT_PER_CHAT {
-            chat.recent.pop_front();
-        }
-        chat.recent.push_back(SentMessage {
-            message_id,
-            message: msg.clone(),
-        });
+    remember_sent(st, chat_id, &msg);
+    Ok(json!({ "message_id": msg["message_id"] }))
+}
+
+/// `editMessageReplyMarkup`: a new inline keyboard (or none) on one of the bot's messages.
+fn edit_reply_markup(bot: &Bot, p: &Map<String, Value>) -> R {
+    if get_str(p, "inline_message_id").is_some() {
+        return Err(TgErr::bad("MESSAGE_ID_INVALID"));
     }
-    Ok(msg)
+    let chat_id = chat_id(p)?;
+    let message_id = message_id_param(p)?;
+    let markup = reply_markup(p)?.filter(|m| m.get("inline_keyboard").is_some());
+    let mut st = bot.lock();
+    let chat = st
+        .chats
+        .get_mut(&chat_id)
+        .ok_or_else(|| TgErr::bad("chat not found"))?;
+    let sent = chat
+        .recent
+        .iter_mut()
+        .find(|m| m.message_id == message_id)
+        .ok_or_else(|| TgErr::bad("message to edit not found"))?;
+    let msg = &mut sent.message;
+    if msg.get("reply_markup") == markup.as_ref() {
+        return Err(TgErr::bad(
+            "message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message",
+        ));
+    }
+    match markup {
+        Some(m) => msg["reply_markup"] = m,
+        None => {
+            if let Some(o) = msg.as_object_mut() {
+                o.remove("reply_markup");
+            }
+        }
+    }
+    Ok(msg.clone())
+}
+
+/// `getChat`: the private chat with a user, as a ChatFullInfo.
+fn get_chat(bot: &Bot, p: &Map<String, Value>) -> R {
+    let chat_id = chat_id(p)?;
+    let st = bot.lock();
+    let chat = st
+        .chats
+        .get(&chat_id)
+        .ok_or_else(|| TgErr::bad("chat not found"))?;
+    let mut info = chat.chat_json();
+    info["accent_color_id"] = json!(chat_id.rem_euclid(7));
+    info["max_reaction_count"] = json!(11);
+    Ok(info)
+}
+
+/// The emoji a bot may react with (Bot API ReactionTypeEmoji).
+const REACTION_EMOJI: &[&str] = &[
+    "👍",
+    "👎",
+    "❤",
+    "🔥",
+    "🥰",
+    "👏",
+    "😁",
+    "🤔",
+    "🤯",
+    "😱",
+    "🤬",
+    "😢",
+    "🎉",
+    "🤩",
+    "🤮",
+    "💩",
+    "🙏",
+    "👌",
+    "🕊",
+    "🤡",
+    "🥱",
+    "🥴",
+    "😍",
+    "🐳",
+    "❤‍🔥",
+    "🌚",
+    "🌭",
+    "💯",
+    "🤣",
+    "⚡",
+    "🍌",
+    "🏆",
+    "💔",
+    "🤨",
+    "😐",
+    "🍓",
+    "🍾",
+    "💋",
+    "🖕",
+    "😈",
+    "😴",
+    "😭",
+    "🤓",
+    "👻",
+    "👨‍💻",
+    "👀",
+    "🎃",
+    "🙈",
+    "😇",
+    "😨",
+    "🤝",
+    "✍",
+    "🤗",
+    "🫡",
+    "🎅",
+    "🎄",
+    "☃",
+    "💅",
+    "🤪",
+    "🗿",
+    "🆒",
+    "💘",
+    "🙉",
+    "🦄",
+    "😘",
+    "💊",
+    "🙊",
+    "😎",
+    "👾",
+    "🤷‍♂",
+    "🤷",
+    "🤷‍♀",
+    "😡",
+];
+
+/// `setMessageReaction`: at most one emoji reaction from a bot on a message of the chat.
+fn set_reaction(bot: &Bot, p: &Map<String, Value>) -> R {
+    let chat_id = chat_id(p)?;
+    let message_id = message_id_param(p)?;
+    let reactions = match get_json(p, "reaction") {
+        None => Vec::new(),
+        Some(Ok(Value::Array(a))) => a,
+        Some(_) => return Err(TgErr::bad("can't parse reaction types JSON object")),
+    };
+    if reactions.len() > 1 {
+        return Err(TgErr::bad("REACTIONS_TOO_MANY"));
+    }
+    for r in &reactions {
+        let ok = match r.get("type").and_then(Value::as_str) {
+            Some("emoji") => r
+                .get("emoji")
+                .and_then(Value::as_str)
+                .is_some_and(|e| REACTION_EMOJI.contains(&e)),
+            Some("custom_emoji" | "paid") => false,
+            _ => return Err(TgErr::bad("can't parse reaction types JSON object")),
+        };
+        if !ok {
+            return Err(TgErr::bad("REACTION_INVALID"));
+        }
+    }
+    let mut st = bot.lock();
+    let chat = st
+        .chats
+        .get_mut(&chat_id)
+        .ok_or_else(|| TgErr::bad("chat not found"))?;
+    let Some(found) = chat
+        .recent
+        .iter_mut()
+        .chain(chat.received.iter_mut())
+        .find(|m| m.message_id == message_id)
+    else {
+        return Err(TgErr::bad("message to react not found"));
+    };
+    found.message["bot_reaction"] = Value::Array(reactions);
+    Ok(Value::Bool(true))
 }
 
 struct Reply {

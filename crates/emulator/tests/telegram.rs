@@ -611,3 +611,120 @@ async fn replies_carry_the_message_they_answer_and_need_it_to_exist() {
     let (_, body) = post_json(&c, &api(&emu, "sendMessage"), &legacy).await;
     assert_eq!(body["result"]["reply_to_message"]["message_id"], asked_id);
 }
+
+/// A multipart body from text fields and `(name, filename, content type, bytes)` files.
+fn multipart(fields: &[(&str, String)], files: &[(&str, &str, &str, Vec<u8>)]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!("--B\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                .as_bytes(),
+        );
+    }
+    for (name, filename, ctype, bytes) in files {
+        body.extend_from_slice(
+            format!(
+                "--B\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{filename}\"\r\nContent-Type: {ctype}\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(b"--B--\r\n");
+    body
+}
+
+async fn post_multipart(c: &reqwest::Client, url: &str, body: Vec<u8>) -> (u16, Value) {
+    let r = c
+        .post(url)
+        .header("content-type", "multipart/form-data; boundary=B")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn albums_copies_keyboards_chats_and_reactions() {
+    let emu = emulator().await;
+    let c = client();
+    emu.telegram_user_sends_text(BOT_TOKEN, ann(), "show me")
+        .await;
+
+    // An album: one photo by URL, one uploaded and named with attach://.
+    let media = json!([
+        {"type": "photo", "media": "https://shop.test/a.jpg", "caption": "<b>A</b>", "parse_mode": "HTML"},
+        {"type": "photo", "media": "attach://second"},
+    ]);
+    let body = multipart(
+        &[("chat_id", ANN.to_string()), ("media", media.to_string())],
+        &[("second", "b.jpg", "image/jpeg", vec![7u8; 300])],
+    );
+    let (status, album) = post_multipart(&c, &api(&emu, "sendMediaGroup"), body).await;
+    assert_eq!(status, 200, "{album}");
+    let album = album["result"].as_array().unwrap().clone();
+    assert_eq!(album.len(), 2);
+    assert_eq!(album[0]["media_group_id"], album[1]["media_group_id"]);
+    assert_eq!(album[0]["caption"], "A");
+    assert_eq!(album[0]["caption_entities"][0]["type"], "bold");
+    let one =
+        json!({"chat_id": ANN, "media": [{"type": "photo", "media": "https://shop.test/a.jpg"}]});
+    let (status, body) = post_json(&c, &api(&emu, "sendMediaGroup"), &one).await;
+    assert_eq!(status, 400, "{body}");
+    let mixed = json!({"chat_id": ANN, "media": [
+        {"type": "photo", "media": "https://shop.test/a.jpg"},
+        {"type": "document", "media": "https://shop.test/a.pdf"}]});
+    assert_eq!(
+        post_json(&c, &api(&emu, "sendMediaGroup"), &mixed).await.0,
+        400
+    );
+
+    // A keyboard replaced, then removed; the same keyboard again is "not modified".
+    let kb = json!({"inline_keyboard": [[{"text": "Buy", "callback_data": "buy"}]]});
+    let (_, sent) = post_json(
+        &c,
+        &api(&emu, "sendMessage"),
+        &json!({"chat_id": ANN, "text": "Offer", "reply_markup": kb}),
+    )
+    .await;
+    let id = sent["result"]["message_id"].as_i64().unwrap();
+    let kb2 = json!({"inline_keyboard": [[{"text": "Sold out", "callback_data": "none"}]]});
+    let edit = json!({"chat_id": ANN, "message_id": id, "reply_markup": kb2});
+    let (status, body) = post_json(&c, &api(&emu, "editMessageReplyMarkup"), &edit).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"]["reply_markup"], kb2);
+    assert_eq!(body["result"]["text"], "Offer");
+    let (status, body) = post_json(&c, &api(&emu, "editMessageReplyMarkup"), &edit).await;
+    assert_eq!(status, 400);
+    assert!(desc(&body).contains("message is not modified"));
+    let clear = json!({"chat_id": ANN, "message_id": id});
+    let (_, body) = post_json(&c, &api(&emu, "editMessageReplyMarkup"), &clear).await;
+    assert!(body["result"].get("reply_markup").is_none(), "{body}");
+
+    // A copy has the content and a new id, and says nothing else.
+    let copy = json!({"chat_id": ANN, "from_chat_id": ANN, "message_id": id});
+    let (status, body) = post_json(&c, &api(&emu, "copyMessage"), &copy).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["result"]["message_id"].as_i64().unwrap() > id);
+    assert_eq!(body["result"].as_object().unwrap().len(), 1);
+    let gone = json!({"chat_id": ANN, "from_chat_id": ANN, "message_id": 9999});
+    let (_, body) = post_json(&c, &api(&emu, "copyMessage"), &gone).await;
+    assert_eq!(desc(&body), "Bad Request: message to copy not found");
+
+    // getChat, and reactions: one allowed emoji, anything else refused.
+    let (status, chat) = post_json(&c, &api(&emu, "getChat"), &json!({"chat_id": ANN})).await;
+    assert_eq!(status, 200, "{chat}");
+    assert_eq!(chat["result"]["id"], ANN);
+    assert_eq!(chat["result"]["type"], "private");
+    assert_eq!(chat["result"]["username"], "ann");
+    let (_, body) = post_json(&c, &api(&emu, "getChat"), &json!({"chat_id": 42})).await;
+    assert_eq!(desc(&body), "Bad Request: chat not found");
+    let react = |emoji: &str| json!({"chat_id": ANN, "message_id": id, "reaction": [{"type": "emoji", "emoji": emoji}]});
+    let (status, body) = post_json(&c, &api(&emu, "setMessageReaction"), &react("👍")).await;
+    assert_eq!((status, body["result"].clone()), (200, json!(true)));
+    let (status, body) = post_json(&c, &api(&emu, "setMessageReaction"), &react("🦀")).await;
+    assert_eq!(status, 400);
+    assert_eq!(desc(&body), "Bad Request: REACTION_INVALID");
+}
