@@ -97,19 +97,23 @@ fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
 /// Minimal RFC 7578 reader: enough for what HTTP clients send. File parts are
 /// recorded as `{"upload":true,"filename":..,"content_type":..,"size":..}`
 /// (the bytes themselves are not kept).
-fn parse_multipart(
-    body: &[u8],
-    boundary: &str,
-    mode: Mode,
-    map: &mut Map<String, Value>,
-) -> Result<(), String> {
+/// One part of a multipart body.
+struct Part<'a> {
+    name: Option<String>,
+    filename: Option<String>,
+    content_type: Option<String>,
+    content: &'a [u8],
+}
+
+fn multipart_parts<'a>(body: &'a [u8], boundary: &str) -> Result<Vec<Part<'a>>, String> {
     let delim = format!("--{boundary}");
     let next_delim = format!("\r\n--{boundary}");
+    let mut parts = Vec::new();
     let mut pos = find(body, delim.as_bytes(), 0).ok_or("multipart boundary not found")?;
     pos += delim.len();
     loop {
         if body[pos..].starts_with(b"--") {
-            return Ok(());
+            return Ok(parts);
         }
         if body[pos..].starts_with(b"\r\n") {
             pos += 2;
@@ -118,35 +122,79 @@ fn parse_multipart(
         let part = &body[pos..end];
         let split = find(part, b"\r\n\r\n", 0).ok_or("multipart part without headers")?;
         let headers = String::from_utf8_lossy(&part[..split]);
-        let content = &part[split + 4..];
-        let mut name = None;
-        let mut filename = None;
-        let mut ctype = None;
+        let mut p = Part {
+            name: None,
+            filename: None,
+            content_type: None,
+            content: &part[split + 4..],
+        };
         for line in headers.split("\r\n") {
             let Some((h, v)) = line.split_once(':') else {
                 continue;
             };
             if h.trim().eq_ignore_ascii_case("content-disposition") {
-                name = header_param(v, "name");
-                filename = header_param(v, "filename");
+                p.name = header_param(v, "name");
+                p.filename = header_param(v, "filename");
             } else if h.trim().eq_ignore_ascii_case("content-type") {
-                ctype = Some(v.trim().to_owned());
+                p.content_type = Some(v.trim().to_owned());
             }
         }
-        if let Some(name) = name {
-            let value = match filename {
-                Some(f) => serde_json::json!({
-                    "upload": true,
-                    "filename": f,
-                    "content_type": ctype,
-                    "size": content.len(),
-                }),
-                None => text_value(&String::from_utf8_lossy(content), mode),
-            };
-            map.insert(name, value);
-        }
+        parts.push(p);
         pos = end + next_delim.len();
     }
+}
+
+fn parse_multipart(
+    body: &[u8],
+    boundary: &str,
+    mode: Mode,
+    map: &mut Map<String, Value>,
+) -> Result<(), String> {
+    for part in multipart_parts(body, boundary)? {
+        let Some(name) = part.name else { continue };
+        let value = match part.filename {
+            Some(f) => serde_json::json!({
+                "upload": true,
+                "filename": f,
+                "content_type": part.content_type,
+                "size": part.content.len(),
+                "sha256": upload_key(part.content),
+            }),
+            None => text_value(&String::from_utf8_lossy(part.content), mode),
+        };
+        map.insert(name, value);
+    }
+    Ok(())
+}
+
+/// The key an upload's bytes are kept under (see [`uploaded_files`]).
+pub(crate) fn upload_key(content: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(content))
+}
+
+/// The bytes of every file part of a multipart body, by [`upload_key`]: the parameters keep
+/// only each file's name, type, size and key, so the call log stays small.
+pub(crate) fn uploaded_files(
+    content_type: Option<&str>,
+    body: &[u8],
+) -> std::collections::HashMap<String, bytes::Bytes> {
+    let mut files = std::collections::HashMap::new();
+    let Some(boundary) = content_type
+        .filter(|c| c.to_ascii_lowercase().starts_with("multipart/form-data"))
+        .and_then(|c| header_param(c, "boundary"))
+    else {
+        return files;
+    };
+    for part in multipart_parts(body, &boundary).unwrap_or_default() {
+        if part.filename.is_some() {
+            files.insert(
+                upload_key(part.content),
+                bytes::Bytes::copy_from_slice(part.content),
+            );
+        }
+    }
+    files
 }
 
 pub(crate) fn is_upload(v: &Value) -> bool {

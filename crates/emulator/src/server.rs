@@ -98,7 +98,9 @@ pub(crate) async fn platform_entry(State(inner): State<Arc<Inner>>, req: Request
         body,
         kill: parts.extensions.get::<ConnKill>().cloned(),
     };
-    if req.path.starts_with("/bot") {
+    if req.path.starts_with("/file/bot") {
+        crate::telegram::download(&inner, &req.path)
+    } else if req.path.starts_with("/bot") {
         crate::telegram::handle(&inner, req).await
     } else {
         crate::graph::handle(&inner, req).await

@@ -137,6 +137,18 @@ pub(crate) struct BotState {
     /// `setMyDescription` by language code ("" = default).
     pub descriptions: HashMap<String, String>,
     pub file_seq: u64,
+    /// Every file id the bot has seen, for getFile and downloads.
+    pub files: HashMap<String, StoredFile>,
+}
+
+/// A file the Bot API knows: what `getFile` says about it, and its bytes when it was uploaded
+/// (a file sent by URL is never fetched: the emulator has no internet).
+#[derive(Clone)]
+pub(crate) struct StoredFile {
+    pub unique_id: String,
+    pub size: u64,
+    pub path: String,
+    pub bytes: Option<bytes::Bytes>,
 }
 
 #[derive(Clone)]
@@ -452,6 +464,7 @@ impl Inner {
                 commands: Value::Array(Vec::new()),
                 descriptions: HashMap::new(),
                 file_seq: 0,
+                files: HashMap::new(),
             }),
             spec,
         };

@@ -1,6 +1,7 @@
 //! The Bot API subset: `/bot<token>/<method>`, method names case-insensitive,
 //! parameters from query, urlencoded form, JSON or multipart.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::response::Response;
@@ -11,7 +12,7 @@ use crate::params::{self, Mode, get_bool, get_i64, get_json, get_str};
 use crate::server::{ApiRequest, FaultOutcome, apply_faults, drop_connection, finish};
 use crate::state::{
     ALNUM, Bot, BotState, CHAT_BURST, CHAT_RATE, GLOBAL_BURST, GLOBAL_RATE, Inner, RECENT_PER_CHAT,
-    SentMessage, random_string,
+    SentMessage, StoredFile, random_string,
 };
 use crate::telegram_format::{Formatted, format};
 use crate::telegram_updates;
@@ -32,6 +33,7 @@ const METHODS: &[&str] = &[
     "sendMediaGroup",
     "copyMessage",
     "getChat",
+    "getFile",
     "setMessageReaction",
     "deleteMessage",
     "setWebhook",
@@ -151,7 +153,10 @@ pub(crate) async fn handle(inner: &Arc<Inner>, req: ApiRequest) -> Response {
     }
     let result = match &parsed {
         Err(_) => Err(TgErr::bad("can't parse JSON encoded request")),
-        Ok(p) => dispatch(inner, &bot, canonical, p).await,
+        Ok(p) => {
+            let files = params::uploaded_files(req.content_type.as_deref(), &req.body);
+            dispatch(inner, &bot, canonical, p, &files).await
+        }
     };
     let (status, body) = match result {
         Ok(body) => (200, body),
@@ -172,20 +177,30 @@ pub(crate) async fn handle(inner: &Arc<Inner>, req: ApiRequest) -> Response {
     )
 }
 
-async fn dispatch(inner: &Arc<Inner>, bot: &Arc<Bot>, method: &str, p: &Map<String, Value>) -> R {
+/// The bytes of the request's uploads, by their `sha256` parameter.
+type Uploads = HashMap<String, bytes::Bytes>;
+
+async fn dispatch(
+    inner: &Arc<Inner>,
+    bot: &Arc<Bot>,
+    method: &str,
+    p: &Map<String, Value>,
+    files: &Uploads,
+) -> R {
     match method {
         "getMe" => Ok(ok(get_me(bot))),
-        "sendMessage" => send(inner, bot, p, Content::Text).map(ok),
-        "sendPhoto" => send(inner, bot, p, Content::Media("photo")).map(ok),
-        "sendVideo" => send(inner, bot, p, Content::Media("video")).map(ok),
-        "sendAudio" => send(inner, bot, p, Content::Media("audio")).map(ok),
-        "sendDocument" => send(inner, bot, p, Content::Media("document")).map(ok),
-        "sendVoice" => send(inner, bot, p, Content::Media("voice")).map(ok),
+        "sendMessage" => send(inner, bot, p, files, Content::Text).map(ok),
+        "sendPhoto" => send(inner, bot, p, files, Content::Media("photo")).map(ok),
+        "sendVideo" => send(inner, bot, p, files, Content::Media("video")).map(ok),
+        "sendAudio" => send(inner, bot, p, files, Content::Media("audio")).map(ok),
+        "sendDocument" => send(inner, bot, p, files, Content::Media("document")).map(ok),
+        "sendVoice" => send(inner, bot, p, files, Content::Media("voice")).map(ok),
         "sendChatAction" => chat_action(bot, p).map(ok),
         "answerCallbackQuery" => answer_callback(bot, p).map(ok),
         "editMessageText" => edit_text(inner, bot, p).map(ok),
         "editMessageReplyMarkup" => edit_reply_markup(bot, p).map(ok),
-        "sendMediaGroup" => send_media_group(inner, bot, p).map(ok),
+        "sendMediaGroup" => send_media_group(inner, bot, p, files).map(ok),
+        "getFile" => get_file(bot, p).map(ok),
         "copyMessage" => copy_message(inner, bot, p).map(ok),
         "getChat" => get_chat(bot, p).map(ok),
         "setMessageReaction" => set_reaction(bot, p).map(ok),
@@ -428,19 +443,41 @@ fn new_file_id(st: &mut BotState, kind: &str) -> (String, String) {
 }
 
 /// The Message field for a sent file. Reusing a file_id echoes it; a URL or an
-/// upload gets a fresh id.
-fn media_object(st: &mut BotState, kind: &str, source: &Value, p: &Map<String, Value>) -> Value {
+/// upload gets a fresh id, registered for getFile (with the bytes of an upload).
+fn media_object(
+    st: &mut BotState,
+    kind: &str,
+    source: &Value,
+    p: &Map<String, Value>,
+    files: &Uploads,
+) -> Value {
     let (file_id, unique) = match source.as_str() {
         Some(s)
             if !(s.starts_with("http://")
                 || s.starts_with("https://")
                 || s.starts_with("attach://")) =>
         {
-            (s.to_owned(), format!("AQAD{}", random_string(12, ALNUM)))
+            let unique = st.files.get(s).map_or_else(
+                || format!("AQAD{}", random_string(12, ALNUM)),
+                |f| f.unique_id.clone(),
+            );
+            (s.to_owned(), unique)
         }
         _ => new_file_id(st, kind),
     };
-    let size = source.get("size").and_then(Value::as_u64).unwrap_or(48_213);
+    let bytes = source
+        .get("sha256")
+        .and_then(Value::as_str)
+        .and_then(|k| files.get(k))
+        .cloned();
+    let known = st.files.get(&file_id).cloned();
+    let size = bytes
+        .as_ref()
+        .map(|b| b.len() as u64)
+        .or_else(|| source.get("size").and_then(Value::as_u64))
+        .or(known.as_ref().map(|f| f.size))
+        .unwrap_or(48_213);
+    let bytes = bytes.or_else(|| known.and_then(|f| f.bytes));
     let file_name = source
         .get("filename")
         .and_then(Value::as_str)
@@ -453,23 +490,40 @@ fn media_object(st: &mut BotState, kind: &str, source: &Value, p: &Map<String, V
                 .map(str::to_owned)
         })
         .unwrap_or_else(|| "file.bin".to_owned());
+    let register = |st: &mut BotState, id: &str, unique: &str, size: u64| {
+        let n = st.files.len();
+        st.files.entry(id.to_owned()).or_insert_with(|| StoredFile {
+            unique_id: unique.to_owned(),
+            size,
+            path: format!("{}/file_{n}.{}", folder(kind), extension(kind, &file_name)),
+            bytes: bytes.clone(),
+        });
+    };
     let num = |k: &str, d: i64| get_i64(p, k).and_then(Result::ok).unwrap_or(d);
     match kind {
-        "photo" => Value::Array(
-            [(90, 67), (320, 240), (800, 600)]
+        "photo" => {
+            // Telegram keeps the original (at most 2560 px on its longer side) and smaller
+            // copies; an upload's real dimensions decide which exist.
+            let original = bytes.as_deref().and_then(image_size).unwrap_or((800, 600));
+            let sizes = photo_sizes(original);
+            let largest = sizes.last().map_or(1, |(w, h)| w * h).max(1);
+            let out = sizes
                 .iter()
                 .enumerate()
                 .map(|(i, (w, h))| {
-                    json!({
-                        "file_id": format!("{file_id}{}", ["", "-m", "-x"][i]),
-                        "file_unique_id": format!("{unique}{i}"),
-                        "file_size": size / (4 - i as u64),
-                        "width": w,
-                        "height": h,
-                    })
+                    let last = i + 1 == sizes.len();
+                    let id = if last { file_id.clone() } else { format!("{file_id}-{i}") };
+                    let part_size = if last { size } else { (size * w * h / largest).max(1) };
+                    let unique = format!("{unique}{i}");
+                    register(st, &id, &unique, part_size);
+                    json!({ "file_id": id, "file_unique_id": unique, "file_size": part_size, "width": w, "height": h })
                 })
-                .collect(),
-        ),
+                .collect();
+            return Value::Array(out);
+        }
+        _ => register(st, &file_id, &unique, size),
+    }
+    match kind {
         "video" => json!({
             "file_id": file_id, "file_unique_id": unique, "file_size": size,
             "width": num("width", 1280), "height": num("height", 720), "duration": num("duration", 10),
@@ -518,7 +572,7 @@ fn media_source(p: &Map<String, Value>, value: Option<&Value>, kind: &str) -> Re
     }
 }
 
-fn send(inner: &Inner, bot: &Bot, p: &Map<String, Value>, content: Content) -> R {
+fn send(inner: &Inner, bot: &Bot, p: &Map<String, Value>, files: &Uploads, content: Content) -> R {
     let chat_id = chat_id(p)?;
     // Parameters are validated before the chat is resolved, as the real
     // server parses the whole request first.
@@ -543,7 +597,7 @@ fn send(inner: &Inner, bot: &Bot, p: &Map<String, Value>, content: Content) -> R
     match (media, text) {
         (None, Some(t)) => put_text(&mut msg, "text", t),
         (Some((kind, source)), caption) => {
-            msg[kind] = media_object(st, kind, &source, p);
+            msg[kind] = media_object(st, kind, &source, p, files);
             if let Some(c) = caption {
                 put_text(&mut msg, "caption", c);
             }
@@ -658,7 +712,7 @@ fn remember_sent(st: &mut BotState, chat_id: i64, msg: &Value) {
 const MEDIA_GROUP_TYPES: &[&str] = &["photo", "video", "document", "audio"];
 
 /// `sendMediaGroup`: 2–10 photos and videos (or only documents, or only audio) as one album.
-fn send_media_group(inner: &Inner, bot: &Bot, p: &Map<String, Value>) -> R {
+fn send_media_group(inner: &Inner, bot: &Bot, p: &Map<String, Value>, files: &Uploads) -> R {
     let chat_id = chat_id(p)?;
     let items = match get_json(p, "media") {
         Some(Ok(Value::Array(a))) => a,
@@ -700,7 +754,7 @@ fn send_media_group(inner: &Inner, bot: &Bot, p: &Map<String, Value>) -> R {
         random_string(2, b"0123456789")
     );
     for (msg, (kind, source, caption)) in messages.iter_mut().zip(parsed) {
-        msg[kind] = media_object(st, kind, &source, p);
+        msg[kind] = media_object(st, kind, &source, p, files);
         msg["media_group_id"] = json!(group);
         if !caption.text.is_empty() {
             put_text(msg, "caption", caption);
@@ -974,6 +1028,154 @@ fn reply_parameters(p: &Map<String, Value>) -> Result<Option<Reply>, TgErr> {
     }
 }
 
+/// Where getFile puts a file of this kind, as the Bot API does (`photos/file_3.jpg`).
+fn folder(kind: &str) -> &'static str {
+    match kind {
+        "photo" => "photos",
+        "video" => "videos",
+        "audio" => "music",
+        "voice" => "voice",
+        _ => "documents",
+    }
+}
+
+fn extension(kind: &str, file_name: &str) -> String {
+    match kind {
+        "photo" => "jpg".to_owned(),
+        "voice" => "oga".to_owned(),
+        _ => file_name
+            .rsplit_once('.')
+            .map_or_else(|| "bin".to_owned(), |(_, e)| e.to_ascii_lowercase()),
+    }
+}
+
+/// The sizes Telegram keeps of a photo: copies that fit 90, 320, 800 and 1280 px where the
+/// original is larger, and the original itself scaled to fit 2560 px.
+fn photo_sizes((w, h): (u64, u64)) -> Vec<(u64, u64)> {
+    let fit = |limit: u64| {
+        let long = w.max(h).max(1);
+        if long <= limit {
+            (w, h)
+        } else {
+            ((w * limit / long).max(1), (h * limit / long).max(1))
+        }
+    };
+    let long = w.max(h);
+    let mut sizes: Vec<(u64, u64)> = [90, 320, 800, 1280]
+        .into_iter()
+        .filter(|limit| long > *limit)
+        .map(fit)
+        .collect();
+    sizes.push(fit(2560));
+    sizes
+}
+
+/// Width and height from a PNG, GIF, JPEG or WebP header.
+fn image_size(b: &[u8]) -> Option<(u64, u64)> {
+    let be16 = |i: usize| Some(u64::from(u16::from_be_bytes([*b.get(i)?, *b.get(i + 1)?])));
+    let le16 = |i: usize| Some(u64::from(u16::from_le_bytes([*b.get(i)?, *b.get(i + 1)?])));
+    let be32 = |i: usize| {
+        Some(u64::from(u32::from_be_bytes(
+            b.get(i..i + 4)?.try_into().ok()?,
+        )))
+    };
+    if b.starts_with(b"\x89PNG\r\n\x1a\n") {
+        return Some((be32(16)?, be32(20)?));
+    }
+    if b.starts_with(b"GIF8") {
+        return Some((le16(6)?, le16(8)?));
+    }
+    if b.starts_with(b"RIFF") && b.get(8..12) == Some(b"WEBP") {
+        return match b.get(12..16)? {
+            b"VP8X" => {
+                let le24 = |i: usize| -> Option<u64> {
+                    Some(
+                        u64::from(*b.get(i)?)
+                            | u64::from(*b.get(i + 1)?) << 8
+                            | u64::from(*b.get(i + 2)?) << 16,
+                    )
+                };
+                Some((le24(24)? + 1, le24(27)? + 1))
+            }
+            b"VP8 " => Some((le16(26)? & 0x3fff, le16(28)? & 0x3fff)),
+            b"VP8L" => {
+                let v = u32::from_le_bytes(b.get(21..25)?.try_into().ok()?);
+                Some((u64::from(v & 0x3fff) + 1, u64::from((v >> 14) & 0x3fff) + 1))
+            }
+            _ => None,
+        };
+    }
+    if b.starts_with(&[0xff, 0xd8]) {
+        // Walk the JPEG segments to the first start-of-frame.
+        let mut i = 2;
+        while i + 9 < b.len() {
+            if b[i] != 0xff {
+                return None;
+            }
+            let marker = b[i + 1];
+            if matches!(marker, 0xc0..=0xcf) && !matches!(marker, 0xc4 | 0xc8 | 0xcc) {
+                return Some((be16(i + 7)?, be16(i + 5)?));
+            }
+            i += 2 + usize::try_from(be16(i + 2)?).ok()?;
+        }
+    }
+    None
+}
+
+/// Files over 20 MB cannot be downloaded by bots.
+const MAX_DOWNLOAD: u64 = 20 * 1024 * 1024;
+
+/// `getFile`: where a known file can be downloaded.
+fn get_file(bot: &Bot, p: &Map<String, Value>) -> R {
+    let id = get_str(p, "file_id").unwrap_or_default();
+    if id.is_empty() {
+        return Err(TgErr::bad("file_id is empty"));
+    }
+    let st = bot.lock();
+    let file = st
+        .files
+        .get(&id)
+        .ok_or_else(|| TgErr::bad("invalid file_id"))?;
+    if file.size > MAX_DOWNLOAD {
+        return Err(TgErr::bad("file is too big"));
+    }
+    Ok(json!({
+        "file_id": id,
+        "file_unique_id": file.unique_id,
+        "file_size": file.size,
+        "file_path": file.path,
+    }))
+}
+
+/// `GET /file/bot<token>/<file_path>`: an uploaded file's bytes.
+pub(crate) fn download(inner: &Inner, path: &str) -> Response {
+    let not_found = || crate::server::json_response(404, &error_body(404, "Not Found", None));
+    let Some((token, file_path)) = path
+        .strip_prefix("/file/bot")
+        .and_then(|rest| rest.split_once('/'))
+    else {
+        return not_found();
+    };
+    let Some(bot) = inner.bot(&params::percent_decode(token)) else {
+        return crate::server::json_response(401, &error_body(401, "Unauthorized", None));
+    };
+    let st = bot.lock();
+    let Some(bytes) = st
+        .files
+        .values()
+        .find(|f| f.path == file_path)
+        .and_then(|f| f.bytes.clone())
+    else {
+        return not_found();
+    };
+    let mut resp = Response::new(axum::body::Body::from(bytes));
+    resp.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/octet-stream"),
+    );
+    resp
+}
+
 fn chat_action(bot: &Bot, p: &Map<String, Value>) -> R {
     let chat_id = chat_id(p)?;
     let action = get_str(p, "action").unwrap_or_default();
@@ -1133,6 +1335,24 @@ fn set_description(bot: &Bot, p: &Map<String, Value>) -> R {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn image_dimensions_from_jpeg_gif_and_webp_headers() {
+        // JPEG: SOI, an APP0 segment, then SOF0 with height 480 and width 640.
+        let mut jpeg = vec![0xff, 0xd8, 0xff, 0xe0, 0x00, 0x04, 0x00, 0x00];
+        jpeg.extend_from_slice(&[0xff, 0xc0, 0x00, 0x11, 0x08, 0x01, 0xe0, 0x02, 0x80, 0x03]);
+        jpeg.extend_from_slice(&[0u8; 16]);
+        assert_eq!(image_size(&jpeg), Some((640, 480)));
+        let mut gif = b"GIF89a".to_vec();
+        gif.extend_from_slice(&[0x2c, 0x01, 0xc8, 0x00, 0, 0, 0]);
+        assert_eq!(image_size(&gif), Some((300, 200)));
+        let mut webp = b"RIFF\0\0\0\0WEBPVP8X".to_vec();
+        webp.extend_from_slice(&[0u8; 8]);
+        webp.extend_from_slice(&[0x1f, 0x03, 0x00, 0x57, 0x02, 0x00]); // 800 x 600, minus one
+        assert_eq!(image_size(&webp), Some((800, 600)));
+        assert_eq!(image_size(b"not an image"), None);
+        assert_eq!(photo_sizes((3000, 1500)).last(), Some(&(2560, 1280)));
+    }
 
     fn markup(v: Value) -> Result<Option<Value>, TgErr> {
         let mut p = Map::new();

@@ -728,3 +728,82 @@ async fn albums_copies_keyboards_chats_and_reactions() {
     assert_eq!(status, 400);
     assert_eq!(desc(&body), "Bad Request: REACTION_INVALID");
 }
+
+/// The first bytes of a PNG of `w` × `h` (signature and IHDR are all a reader needs).
+fn png(w: u32, h: u32) -> Vec<u8> {
+    let mut b = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    b.extend_from_slice(&w.to_be_bytes());
+    b.extend_from_slice(&h.to_be_bytes());
+    b.extend_from_slice(&[8, 6, 0, 0, 0, 0, 0, 0, 0]);
+    b.extend_from_slice(&[0u8; 200]);
+    b
+}
+
+#[tokio::test]
+async fn uploaded_photos_keep_their_dimensions_and_can_be_downloaded() {
+    let emu = emulator().await;
+    let c = client();
+    emu.telegram_register_user(BOT_TOKEN, ann());
+    let original = png(1000, 500);
+    let body = multipart(
+        &[
+            ("chat_id", ANN.to_string()),
+            ("photo", "attach://pic".into()),
+        ],
+        &[("pic", "banner.png", "image/png", original.clone())],
+    );
+    let (status, sent) = post_multipart(&c, &api(&emu, "sendPhoto"), body).await;
+    assert_eq!(status, 200, "{sent}");
+    let sizes: Vec<(i64, i64)> = sent["result"]["photo"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["width"].as_i64().unwrap(), s["height"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(sizes, [(90, 45), (320, 160), (800, 400), (1000, 500)]);
+    let largest = sent["result"]["photo"][3].clone();
+    assert_eq!(largest["file_size"], original.len());
+
+    let (status, file) = post_json(
+        &c,
+        &api(&emu, "getFile"),
+        &json!({ "file_id": largest["file_id"] }),
+    )
+    .await;
+    assert_eq!(status, 200, "{file}");
+    let path = file["result"]["file_path"].as_str().unwrap().to_owned();
+    assert!(path.starts_with("photos/"), "{path}");
+    let url = format!("{}/file/bot{BOT_TOKEN}/{path}", emu.base_url());
+    let downloaded = c.get(&url).send().await.unwrap();
+    assert_eq!(downloaded.status(), 200);
+    assert_eq!(
+        downloaded.bytes().await.unwrap().as_ref(),
+        original.as_slice()
+    );
+    let missing = format!("{}/file/bot{BOT_TOKEN}/photos/nothing.jpg", emu.base_url());
+    assert_eq!(c.get(&missing).send().await.unwrap().status(), 404);
+    let (status, body) = post_json(&c, &api(&emu, "getFile"), &json!({ "file_id": "nope" })).await;
+    assert_eq!((status, desc(&body)), (400, "Bad Request: invalid file_id"));
+
+    // A small image is kept as it is: no copy larger than the original.
+    let body = multipart(
+        &[("chat_id", ANN.to_string())],
+        &[("photo", "icon.png", "image/png", png(60, 40))],
+    );
+    let (_, sent) = post_multipart(&c, &api(&emu, "sendPhoto"), body).await;
+    assert_eq!(sent["result"]["photo"].as_array().unwrap().len(), 1);
+    assert_eq!(sent["result"]["photo"][0]["width"], 60);
+    // attach:// naming a part that is not there.
+    let body = multipart(
+        &[
+            ("chat_id", ANN.to_string()),
+            ("photo", "attach://gone".into()),
+        ],
+        &[],
+    );
+    let (status, body) = post_multipart(&c, &api(&emu, "sendPhoto"), body).await;
+    assert_eq!(
+        (status, desc(&body)),
+        (400, "Bad Request: there is no photo in the request")
+    );
+}
