@@ -240,6 +240,8 @@ fn dispatch(
         Op::Node { id } => {
             if id == "me" || id == page_id {
                 Ok(json!({ "name": format!("Page {page_id}"), "id": page_id }))
+            } else if let Some(answer) = persona(inner, http, page_id, &id) {
+                answer
             } else {
                 user_profile(inner, page_id, &id, p)
             }
@@ -345,7 +347,8 @@ fn send(inner: &Arc<Inner>, page_id: &str, p: &Map<String, Value>) -> Result<Val
                 )));
             }
         }
-        let info = validate_message(message, &page.attachments)?;
+        let upload = p.get("filedata").is_some_and(params::is_upload);
+        let info = validate_message(message, &page.attachments, upload)?;
         let window = match (messaging_type, tag) {
             (_, Some(t)) if DEPRECATED_TAGS.contains(&t) => {
                 return Err(GraphErr::param(format_args!(
@@ -653,6 +656,28 @@ fn personas(
         page.personas.insert(id.clone(), (name, picture));
     }
     Ok(json!({ "id": id }))
+}
+
+/// `GET /{persona-id}` (`{id, name, profile_picture_url}`) and `DELETE /{persona-id}`
+/// (`{success: true}`; messages can no longer use it). `None` when `id` is not one of the
+/// page's personas.
+fn persona(
+    inner: &Inner,
+    http: &Method,
+    page_id: &str,
+    id: &str,
+) -> Option<Result<Value, GraphErr>> {
+    let mut m = inner.m_write();
+    let page = m.pages.get_mut(page_id)?;
+    let (name, picture) = page.personas.get(id)?.clone();
+    Some(match *http {
+        Method::GET => Ok(json!({ "id": id, "name": name, "profile_picture_url": picture })),
+        Method::DELETE => {
+            page.personas.remove(id);
+            Ok(json!({ "success": true }))
+        }
+        _ => Err(GraphErr::param("Unsupported method on a persona")),
+    })
 }
 
 /// `GET|POST|DELETE /{page}/subscribed_apps` (A2). Subscribing again also

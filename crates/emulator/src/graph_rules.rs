@@ -122,7 +122,13 @@ pub(crate) struct MessageInfo {
     pub reusable: bool,
 }
 
-pub(crate) fn validate_message(msg: &Value, attachments: &HashSet<String>) -> R<MessageInfo> {
+/// `upload`: the request carries the attachment's file as a multipart `filedata` part, so
+/// `message[attachment][payload]` needs no `url` or `attachment_id`.
+pub(crate) fn validate_message(
+    msg: &Value,
+    attachments: &HashSet<String>,
+    upload: bool,
+) -> R<MessageInfo> {
     if !msg.is_object() {
         return Err(GraphErr::param("Param message must be a JSON object"));
     }
@@ -168,7 +174,7 @@ pub(crate) fn validate_message(msg: &Value, attachments: &HashSet<String>) -> R<
     }
     let mut reusable = false;
     if let Some(a) = attachment {
-        reusable = validate_attachment(a, attachments, "message[attachment]")?;
+        reusable = validate_attachment(a, attachments, "message[attachment]", upload)?;
     }
     if let Some(list) = multi {
         at_most(list, 30, "message[attachments]")?;
@@ -178,7 +184,7 @@ pub(crate) fn validate_message(msg: &Value, attachments: &HashSet<String>) -> R<
                     "message[attachments][{i}] must be an image; only images may be sent as a group"
                 )));
             }
-            validate_attachment(a, attachments, &format!("message[attachments][{i}]"))?;
+            validate_attachment(a, attachments, &format!("message[attachments][{i}]"), false)?;
         }
     }
     Ok(MessageInfo { reusable })
@@ -213,14 +219,18 @@ fn validate_quick_reply(qr: &Value, i: usize) -> R {
 }
 
 /// Returns whether the attachment asked to be reusable.
-fn validate_attachment(a: &Value, known: &HashSet<String>, path: &str) -> R<bool> {
+fn validate_attachment(a: &Value, known: &HashSet<String>, path: &str, upload: bool) -> R<bool> {
     let kind = a.get("type").and_then(Value::as_str).unwrap_or("");
     let payload = a.get("payload").filter(|p| p.is_object()).ok_or_else(|| {
         GraphErr::param(format_args!("The parameter {path}[payload] is required"))
     })?;
     match kind {
         "image" | "audio" | "video" | "file" => {
-            validate_media_source(payload, known, &format!("{path}[payload]"))?;
+            let names_a_source =
+                payload.get("url").is_some() || payload.get("attachment_id").is_some();
+            if !(upload && !names_a_source) {
+                validate_media_source(payload, known, &format!("{path}[payload]"))?;
+            }
             Ok(
                 matches!(payload.get("is_reusable"), Some(Value::Bool(true)))
                     || payload.get("is_reusable").and_then(Value::as_str) == Some("true"),
@@ -499,7 +509,7 @@ mod tests {
     use super::*;
 
     fn ok(msg: Value) -> bool {
-        validate_message(&msg, &HashSet::new()).is_ok()
+        validate_message(&msg, &HashSet::new(), false).is_ok()
     }
 
     #[test]

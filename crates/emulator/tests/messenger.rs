@@ -568,4 +568,85 @@ async fn personas_are_created_per_page_and_only_known_ones_may_speak() {
         .unwrap();
     assert_eq!(r.status(), 400);
     assert_eq!(err(&r.json().await.unwrap()), (100, None));
+
+    // The persona object: read it, delete it, and it may no longer speak.
+    let persona_url = format!("{}/{id}?access_token={PAGE_TOKEN}", emu.graph_api_url());
+    let read: Value = http
+        .get(&persona_url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        read,
+        json!({"id": id, "name": "Gifty", "profile_picture_url": "https://shop.example/g.png"})
+    );
+    let deleted: Value = http
+        .delete(&persona_url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(deleted, json!({"success": true}));
+    as_persona["persona_id"] = json!(id);
+    let r = http
+        .post(send_url(&emu))
+        .json(&as_persona)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+}
+
+#[tokio::test]
+async fn a_file_can_be_sent_as_multipart_filedata() {
+    let (emu, _rx, http) = setup().await;
+    let mut body = Vec::new();
+    for (name, value) in [
+        ("recipient", json!({"id": PSID}).to_string()),
+        (
+            "message",
+            json!({"attachment": {"type": "image", "payload": {"is_reusable": true}}}).to_string(),
+        ),
+    ] {
+        body.extend_from_slice(
+            format!("--B\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                .as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        b"--B\r\nContent-Disposition: form-data; name=\"filedata\"; filename=\"shirt.png\"\r\nContent-Type: image/png\r\n\r\n",
+    );
+    body.extend_from_slice(&[9u8; 500]);
+    body.extend_from_slice(b"\r\n--B--\r\n");
+    let post = |body: Vec<u8>| {
+        http.post(send_url(&emu))
+            .header("content-type", "multipart/form-data; boundary=B")
+            .body(body)
+            .send()
+    };
+    let r = post(body.clone()).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let sent: Value = r.json().await.unwrap();
+    assert!(sent["message_id"].as_str().is_some(), "{sent}");
+    assert!(
+        sent["attachment_id"].as_str().is_some(),
+        "reusable upload: {sent}"
+    );
+    // Without the file part the payload names no source: refused as before.
+    let without_file: Vec<u8> = {
+        let text = String::from_utf8_lossy(&body).into_owned();
+        let at = text
+            .find("--B\r\nContent-Disposition: form-data; name=\"filedata\"")
+            .unwrap();
+        let mut b = text[..at].as_bytes().to_vec();
+        b.extend_from_slice(b"--B--\r\n");
+        b
+    };
+    let r = post(without_file).await.unwrap();
+    assert_eq!(r.status(), 400);
 }
