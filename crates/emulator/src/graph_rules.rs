@@ -228,7 +228,7 @@ fn validate_attachment(a: &Value, known: &HashSet<String>, path: &str, upload: b
         "image" | "audio" | "video" | "file" => {
             let names_a_source =
                 payload.get("url").is_some() || payload.get("attachment_id").is_some();
-            if !(upload && !names_a_source) {
+            if !upload || names_a_source {
                 validate_media_source(payload, known, &format!("{path}[payload]"))?;
             }
             Ok(
