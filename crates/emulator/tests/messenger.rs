@@ -643,7 +643,7 @@ async fn a_file_can_be_sent_as_multipart_filedata() {
         let at = text
             .find("--B\r\nContent-Disposition: form-data; name=\"filedata\"")
             .unwrap();
-        let mut b = text[..at].as_bytes().to_vec();
+        let mut b = text.as_bytes()[..at].to_vec();
         b.extend_from_slice(b"--B--\r\n");
         b
     };
