@@ -40,7 +40,15 @@ pub(crate) fn router(inner: Arc<Inner>) -> Router {
             "/messenger/pages/{page_id}/users/{psid}/unblock",
             post(m_unblock),
         )
+        .route(
+            "/messenger/pages/{page_id}/users/{psid}/received",
+            get(m_received),
+        )
         .route("/telegram/bots", post(add_bot))
+        .route(
+            "/telegram/bots/{token}/users/{id}/received",
+            get(t_received),
+        )
         .route("/telegram/bots/{token}/webhook", post(bot_webhook))
         .route("/telegram/bots/{token}/users/{id}/text", post(t_text))
         .route("/telegram/bots/{token}/users/{id}/update", post(t_update))
@@ -163,6 +171,26 @@ async fn m_block(State(inner): St, Path((page_id, psid)): Path<(String, String)>
 async fn m_unblock(State(inner): St, Path((page_id, psid)): Path<(String, String)>) -> Response {
     inner.messenger_set_blocked(&page_id, &psid, false);
     done()
+}
+
+/// `GET …/users/{psid}/received`: what the person sees (see `customer_view`).
+async fn m_received(State(inner): St, Path((page_id, psid)): Path<(String, String)>) -> Response {
+    Json(json!({ "messages": crate::customer_view::messenger(&inner, &page_id, &psid) }))
+        .into_response()
+}
+
+async fn t_received(State(inner): St, Path((token, id)): Path<(String, String)>) -> Response {
+    let Ok(id) = id.parse::<i64>() else {
+        return bad("the user id must be a number");
+    };
+    match crate::customer_view::telegram(&inner, &token, id) {
+        Some(messages) => Json(json!({ "messages": messages })).into_response(),
+        None => (
+            axum::http::StatusCode::NOT_FOUND,
+            Json(json!({ "error": "no such bot or chat" })),
+        )
+            .into_response(),
+    }
 }
 
 async fn add_bot(State(inner): St, body: String) -> Response {

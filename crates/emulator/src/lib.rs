@@ -32,6 +32,7 @@
 
 mod calls;
 mod control;
+mod customer_view;
 mod driver;
 mod faults;
 mod graph;
@@ -506,6 +507,17 @@ impl EmulatorHandle {
     /// O(1): served from counters, not from the log.
     pub fn count_calls(&self, platform: Platform, method: &str, only_successful: bool) -> usize {
         self.inner.calls.count(platform, method, only_successful)
+    }
+
+    /// What a Messenger person has received from the page, oldest first, as they see it
+    /// (text, media, buttons, quick replies, cards, persona). See `customer_view`.
+    pub fn messenger_received(&self, page_id: &str, psid: &str) -> Vec<serde_json::Value> {
+        customer_view::messenger(&self.inner, page_id, psid)
+    }
+
+    /// What a Telegram user has in their chat with the bot now (edits and deletions applied).
+    pub fn telegram_received(&self, bot_token: &str, chat_id: i64) -> Vec<serde_json::Value> {
+        customer_view::telegram(&self.inner, bot_token, chat_id).unwrap_or_default()
     }
 
     pub fn clear_calls(&self) {

@@ -180,6 +180,8 @@ pub(crate) struct Chat {
 pub(crate) struct SentMessage {
     pub message_id: i64,
     pub message: Value,
+    /// A reply keyboard sent with it: the person sees it, the Message object does not say so.
+    pub reply_keyboard: Option<Value>,
 }
 
 /// Messages kept per chat for edits and deletes; enough for any flow test
@@ -218,6 +220,7 @@ impl Chat {
         self.received.push_back(SentMessage {
             message_id,
             message: message.clone(),
+            reply_keyboard: None,
         });
     }
 

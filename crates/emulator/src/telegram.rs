@@ -604,11 +604,15 @@ fn send(inner: &Inner, bot: &Bot, p: &Map<String, Value>, files: &Uploads, conte
         }
         (None, None) => {}
     }
+    let reply_keyboard = markup
+        .as_ref()
+        .filter(|m| m.get("keyboard").is_some())
+        .cloned();
     if let Some(m) = markup.filter(|m| m.get("inline_keyboard").is_some()) {
         // Only inline keyboards are echoed back on the Message.
         msg["reply_markup"] = m;
     }
-    remember_sent(st, chat_id, &msg);
+    remember_sent(st, chat_id, &msg, reply_keyboard);
     Ok(msg)
 }
 
@@ -695,7 +699,7 @@ fn open_messages(
 }
 
 /// Keeps a sent message for edits, deletes, replies and copies (bounded per chat).
-fn remember_sent(st: &mut BotState, chat_id: i64, msg: &Value) {
+fn remember_sent(st: &mut BotState, chat_id: i64, msg: &Value, reply_keyboard: Option<Value>) {
     let (Some(chat), Some(message_id)) = (st.chats.get_mut(&chat_id), msg["message_id"].as_i64())
     else {
         return;
@@ -706,6 +710,7 @@ fn remember_sent(st: &mut BotState, chat_id: i64, msg: &Value) {
     chat.recent.push_back(SentMessage {
         message_id,
         message: msg.clone(),
+        reply_keyboard,
     });
 }
 
@@ -759,7 +764,7 @@ fn send_media_group(inner: &Inner, bot: &Bot, p: &Map<String, Value>, files: &Up
         if !caption.text.is_empty() {
             put_text(msg, "caption", caption);
         }
-        remember_sent(st, chat_id, msg);
+        remember_sent(st, chat_id, msg, None);
     }
     Ok(Value::Array(messages))
 }
@@ -820,7 +825,7 @@ fn copy_message(inner: &Inner, bot: &Bot, p: &Map<String, Value>) -> R {
     if let Some(m) = markup.filter(|m| m.get("inline_keyboard").is_some()) {
         msg["reply_markup"] = m;
     }
-    remember_sent(st, chat_id, &msg);
+    remember_sent(st, chat_id, &msg, None);
     Ok(json!({ "message_id": msg["message_id"] }))
 }
 
