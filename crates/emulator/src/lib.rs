@@ -53,6 +53,7 @@ use serde::{Deserialize, Serialize};
 
 pub use calls::CallRecord;
 pub use faults::{Fault, FaultRule};
+pub use telegram::TELEGRAM_METHODS;
 
 use state::Inner;
 

@@ -184,6 +184,20 @@ pub(crate) struct SentMessage {
     pub reply_keyboard: Option<Value>,
 }
 
+fn push_bounded(list: &mut VecDeque<SentMessage>, message: &Value, reply_keyboard: Option<Value>) {
+    let Some(message_id) = message["message_id"].as_i64() else {
+        return;
+    };
+    if list.len() >= RECENT_PER_CHAT {
+        list.pop_front();
+    }
+    list.push_back(SentMessage {
+        message_id,
+        message: message.clone(),
+        reply_keyboard,
+    });
+}
+
 /// Messages kept per chat for edits and deletes; enough for any flow test
 /// while bounding memory in benchmarks.
 pub(crate) const RECENT_PER_CHAT: usize = 64;
@@ -211,17 +225,12 @@ impl Chat {
 
     /// Remembers one of the user's messages (bounded like the bot's).
     pub fn remember_received(&mut self, message: &Value) {
-        let Some(message_id) = message["message_id"].as_i64() else {
-            return;
-        };
-        if self.received.len() >= RECENT_PER_CHAT {
-            self.received.pop_front();
-        }
-        self.received.push_back(SentMessage {
-            message_id,
-            message: message.clone(),
-            reply_keyboard: None,
-        });
+        push_bounded(&mut self.received, message, None);
+    }
+
+    /// Remembers one of the bot's messages, with the reply keyboard it showed.
+    pub fn remember_sent(&mut self, message: &Value, reply_keyboard: Option<Value>) {
+        push_bounded(&mut self.recent, message, reply_keyboard);
     }
 
     pub fn take_message_id(&mut self) -> i64 {

@@ -11,14 +11,15 @@ use crate::Platform;
 use crate::params::{self, Mode, get_bool, get_i64, get_json, get_str};
 use crate::server::{ApiRequest, FaultOutcome, apply_faults, drop_connection, finish};
 use crate::state::{
-    ALNUM, Bot, BotState, CHAT_BURST, CHAT_RATE, GLOBAL_BURST, GLOBAL_RATE, Inner, RECENT_PER_CHAT,
-    SentMessage, StoredFile, random_string,
+    ALNUM, Bot, BotState, CHAT_BURST, CHAT_RATE, GLOBAL_BURST, GLOBAL_RATE, Inner, StoredFile,
+    random_string,
 };
 use crate::telegram_format::{Formatted, format};
 use crate::telegram_updates;
 
 /// Canonical spelling of every method the emulator implements.
-const METHODS: &[&str] = &[
+/// Every Bot API method the emulator answers (others get 404 "method not found").
+pub const TELEGRAM_METHODS: &[&str] = &[
     "getMe",
     "sendMessage",
     "sendPhoto",
@@ -104,7 +105,7 @@ pub(crate) async fn handle(inner: &Arc<Inner>, req: ApiRequest) -> Response {
         Some((t, m)) => (params::percent_decode(t), m.trim_end_matches('/')),
         None => (params::percent_decode(rest), ""),
     };
-    let canonical = METHODS
+    let canonical = TELEGRAM_METHODS
         .iter()
         .copied()
         .find(|m| m.eq_ignore_ascii_case(raw_method));
@@ -700,18 +701,9 @@ fn open_messages(
 
 /// Keeps a sent message for edits, deletes, replies and copies (bounded per chat).
 fn remember_sent(st: &mut BotState, chat_id: i64, msg: &Value, reply_keyboard: Option<Value>) {
-    let (Some(chat), Some(message_id)) = (st.chats.get_mut(&chat_id), msg["message_id"].as_i64())
-    else {
-        return;
-    };
-    if chat.recent.len() >= RECENT_PER_CHAT {
-        chat.recent.pop_front();
+    if let Some(chat) = st.chats.get_mut(&chat_id) {
+        chat.remember_sent(msg, reply_keyboard);
     }
-    chat.recent.push_back(SentMessage {
-        message_id,
-        message: msg.clone(),
-        reply_keyboard,
-    });
 }
 
 const MEDIA_GROUP_TYPES: &[&str] = &["photo", "video", "document", "audio"];
@@ -849,11 +841,17 @@ fn edit_reply_markup(bot: &Bot, p: &Map<String, Value>) -> R {
         .ok_or_else(|| TgErr::bad("message to edit not found"))?;
     let msg = &mut sent.message;
     if msg.get("reply_markup") == markup.as_ref() {
-        return Err(TgErr::bad(
-            "message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message",
-        ));
+        return Err(TgErr::bad(NOT_MODIFIED));
     }
-    match markup {
+    set_inline_keyboard(msg, markup);
+    Ok(msg.clone())
+}
+
+const NOT_MODIFIED: &str = "message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message";
+
+/// An edit's keyboard: an inline keyboard replaces the message's, anything else removes it.
+fn set_inline_keyboard(msg: &mut Value, markup: Option<Value>) {
+    match markup.filter(|m| m.get("inline_keyboard").is_some()) {
         Some(m) => msg["reply_markup"] = m,
         None => {
             if let Some(o) = msg.as_object_mut() {
@@ -861,7 +859,6 @@ fn edit_reply_markup(bot: &Bot, p: &Map<String, Value>) -> R {
             }
         }
     }
-    Ok(msg.clone())
 }
 
 /// `getChat`: the private chat with a user, as a ChatFullInfo.
@@ -1257,20 +1254,11 @@ fn edit_text(inner: &Inner, bot: &Bot, p: &Map<String, Value>) -> R {
             == text.entities.as_slice()
         && msg.get("reply_markup") == markup.as_ref()
     {
-        return Err(TgErr::bad(
-            "message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message",
-        ));
+        return Err(TgErr::bad(NOT_MODIFIED));
     }
     put_text(msg, "text", text);
     msg["edit_date"] = json!(now / 1000);
-    match markup.filter(|m| m.get("inline_keyboard").is_some()) {
-        Some(m) => msg["reply_markup"] = m,
-        None => {
-            if let Some(o) = msg.as_object_mut() {
-                o.remove("reply_markup");
-            }
-        }
-    }
+    set_inline_keyboard(msg, markup);
     Ok(msg.clone())
 }
 
