@@ -105,6 +105,7 @@ pub(crate) async fn handle(inner: &Arc<Inner>, req: ApiRequest) -> Response {
         req.content_type.as_deref(),
         &req.body,
         Mode::Graph,
+        None,
     );
     let token = parsed
         .as_ref()

@@ -15,12 +15,18 @@ pub(crate) enum Mode {
     Telegram,
 }
 
-/// Query parameters first, then body fields (body wins on conflicts).
+/// The bytes of a request's uploaded files, by [`upload_key`].
+pub(crate) type Uploads = std::collections::HashMap<String, bytes::Bytes>;
+
+/// Query parameters first, then body fields (body wins on conflicts). File parts of a multipart
+/// body become `{"upload":true,"filename":..,"content_type":..,"size":..,"sha256":..}`; their
+/// bytes go to `uploads` when the caller keeps them, so the call log stays small.
 pub(crate) fn parse(
     query: Option<&str>,
     content_type: Option<&str>,
     body: &[u8],
     mode: Mode,
+    uploads: Option<&mut Uploads>,
 ) -> Result<Map<String, Value>, String> {
     let mut map = Map::new();
     if let Some(q) = query {
@@ -34,7 +40,7 @@ pub(crate) fn parse(
         let boundary = content_type
             .and_then(|c| header_param(c, "boundary"))
             .ok_or_else(|| "multipart body without boundary".to_owned())?;
-        parse_multipart(body, &boundary, mode, &mut map)?;
+        parse_multipart(body, &boundary, mode, &mut map, uploads)?;
     } else if ct.starts_with("application/x-www-form-urlencoded") {
         add_form(&mut map, body, mode);
     } else if ct.contains("json") || first_non_ws(body) == Some(b'{') {
@@ -94,9 +100,6 @@ fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
         .map(|p| p + from)
 }
 
-/// Minimal RFC 7578 reader: enough for what HTTP clients send. File parts are
-/// recorded as `{"upload":true,"filename":..,"content_type":..,"size":..}`
-/// (the bytes themselves are not kept).
 /// One part of a multipart body.
 struct Part<'a> {
     name: Option<String>,
@@ -105,6 +108,7 @@ struct Part<'a> {
     content: &'a [u8],
 }
 
+/// Minimal RFC 7578 reader: enough for what HTTP clients send.
 fn multipart_parts<'a>(body: &'a [u8], boundary: &str) -> Result<Vec<Part<'a>>, String> {
     let delim = format!("--{boundary}");
     let next_delim = format!("\r\n--{boundary}");
@@ -149,17 +153,24 @@ fn parse_multipart(
     boundary: &str,
     mode: Mode,
     map: &mut Map<String, Value>,
+    mut uploads: Option<&mut Uploads>,
 ) -> Result<(), String> {
     for part in multipart_parts(body, boundary)? {
         let Some(name) = part.name else { continue };
         let value = match part.filename {
-            Some(f) => serde_json::json!({
-                "upload": true,
-                "filename": f,
-                "content_type": part.content_type,
-                "size": part.content.len(),
-                "sha256": upload_key(part.content),
-            }),
+            Some(f) => {
+                let key = upload_key(part.content);
+                if let Some(uploads) = uploads.as_deref_mut() {
+                    uploads.insert(key.clone(), bytes::Bytes::copy_from_slice(part.content));
+                }
+                serde_json::json!({
+                    "upload": true,
+                    "filename": f,
+                    "content_type": part.content_type,
+                    "size": part.content.len(),
+                    "sha256": key,
+                })
+            }
             None => text_value(&String::from_utf8_lossy(part.content), mode),
         };
         map.insert(name, value);
@@ -167,34 +178,10 @@ fn parse_multipart(
     Ok(())
 }
 
-/// The key an upload's bytes are kept under (see [`uploaded_files`]).
+/// The key an upload's bytes are kept under (see [`Uploads`]).
 pub(crate) fn upload_key(content: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(content))
-}
-
-/// The bytes of every file part of a multipart body, by [`upload_key`]: the parameters keep
-/// only each file's name, type, size and key, so the call log stays small.
-pub(crate) fn uploaded_files(
-    content_type: Option<&str>,
-    body: &[u8],
-) -> std::collections::HashMap<String, bytes::Bytes> {
-    let mut files = std::collections::HashMap::new();
-    let Some(boundary) = content_type
-        .filter(|c| c.to_ascii_lowercase().starts_with("multipart/form-data"))
-        .and_then(|c| header_param(c, "boundary"))
-    else {
-        return files;
-    };
-    for part in multipart_parts(body, &boundary).unwrap_or_default() {
-        if part.filename.is_some() {
-            files.insert(
-                upload_key(part.content),
-                bytes::Bytes::copy_from_slice(part.content),
-            );
-        }
-    }
-    files
 }
 
 pub(crate) fn is_upload(v: &Value) -> bool {
@@ -281,6 +268,7 @@ mod tests {
             Some("application/x-www-form-urlencoded"),
             b"recipient=%7B%22id%22%3A%221%22%7D&messaging_type=RESPONSE",
             Mode::Graph,
+            None,
         )
         .expect("parses");
         assert_eq!(m["recipient"]["id"], "1");
@@ -296,6 +284,7 @@ mod tests {
             Some("multipart/form-data; boundary=XX"),
             body,
             Mode::Telegram,
+            None,
         )
         .expect("parses");
         assert_eq!(m["chat_id"], "42");
@@ -305,8 +294,8 @@ mod tests {
 
     #[test]
     fn bad_json_is_an_error_not_a_panic() {
-        assert!(parse(None, Some("application/json"), b"{nope", Mode::Graph).is_err());
-        assert!(parse(None, Some("application/json"), b"[1]", Mode::Graph).is_err());
+        assert!(parse(None, Some("application/json"), b"{nope", Mode::Graph, None).is_err());
+        assert!(parse(None, Some("application/json"), b"[1]", Mode::Graph, None).is_err());
         assert_eq!(percent_decode("12%3Aab%zz"), "12:ab%zz");
     }
 }

@@ -269,10 +269,9 @@ pub(crate) fn tg_user_json(u: &TelegramUser) -> Value {
     v
 }
 
-/// Per-chat burst and sustained rate (Bot FAQ: about one message per second
-/// per chat, short bursts allowed).
-/// Telegram tolerates short bursts to one chat and about one message a second on average
-/// (core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this).
+/// Per-chat burst and sustained rate: Telegram tolerates short bursts to one chat and about one
+/// message a second on average (core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this);
+/// the burst of 10 is our choice, the FAQ gives no number.
 pub(crate) const CHAT_BURST: f64 = 10.0;
 pub(crate) const CHAT_RATE: f64 = 1.0;
 /// Per-bot broadcast limit (~30 messages per second overall).

@@ -1,14 +1,13 @@
 //! The Bot API subset: `/bot<token>/<method>`, method names case-insensitive,
 //! parameters from query, urlencoded form, JSON or multipart.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::response::Response;
 use serde_json::{Map, Value, json};
 
 use crate::Platform;
-use crate::params::{self, Mode, get_bool, get_i64, get_json, get_str};
+use crate::params::{self, Mode, Uploads, get_bool, get_i64, get_json, get_str};
 use crate::server::{ApiRequest, FaultOutcome, apply_faults, drop_connection, finish};
 use crate::state::{
     ALNUM, Bot, BotState, CHAT_BURST, CHAT_RATE, GLOBAL_BURST, GLOBAL_RATE, Inner, StoredFile,
@@ -110,11 +109,13 @@ pub(crate) async fn handle(inner: &Arc<Inner>, req: ApiRequest) -> Response {
         .copied()
         .find(|m| m.eq_ignore_ascii_case(raw_method));
     let method = canonical.map_or_else(|| raw_method.to_owned(), str::to_owned);
+    let mut files = params::Uploads::new();
     let parsed = params::parse(
         req.query.as_deref(),
         req.content_type.as_deref(),
         &req.body,
         Mode::Telegram,
+        Some(&mut files),
     );
     let raw_request = |parsed: Result<Map<String, Value>, String>| match parsed {
         Ok(p) => Value::Object(p),
@@ -154,10 +155,7 @@ pub(crate) async fn handle(inner: &Arc<Inner>, req: ApiRequest) -> Response {
     }
     let result = match &parsed {
         Err(_) => Err(TgErr::bad("can't parse JSON encoded request")),
-        Ok(p) => {
-            let files = params::uploaded_files(req.content_type.as_deref(), &req.body);
-            dispatch(inner, &bot, canonical, p, &files).await
-        }
+        Ok(p) => dispatch(inner, &bot, canonical, p, &files).await,
     };
     let (status, body) = match result {
         Ok(body) => (200, body),
@@ -177,9 +175,6 @@ pub(crate) async fn handle(inner: &Arc<Inner>, req: ApiRequest) -> Response {
         body,
     )
 }
-
-/// The bytes of the request's uploads, by their `sha256` parameter.
-type Uploads = HashMap<String, bytes::Bytes>;
 
 async fn dispatch(
     inner: &Arc<Inner>,
@@ -269,12 +264,7 @@ fn visible(
 ) -> Result<Formatted, TgErr> {
     let raw = get_str(p, key).unwrap_or_default();
     let mode = get_str(p, "parse_mode");
-    let entities_key = if key == "caption" {
-        "caption_entities"
-    } else {
-        "entities"
-    };
-    let explicit = match get_json(p, entities_key) {
+    let explicit = match get_json(p, entities_key(key)) {
         None => None,
         Some(Ok(v)) => Some(v),
         Some(Err(())) => return Err(TgErr::bad("can't parse entities JSON object")),
@@ -296,20 +286,25 @@ fn visible(
     Ok(formatted)
 }
 
-/// Sets `text`/`caption` and, when there are any, `entities`/`caption_entities` on a Message.
-fn put_text(msg: &mut Value, key: &str, formatted: Formatted) {
-    msg[key] = Value::String(formatted.text);
-    let entities_key = if key == "caption" {
+/// Where a text's entities go: `entities` for `text`, `caption_entities` for `caption`.
+fn entities_key(text_key: &str) -> &'static str {
+    if text_key == "caption" {
         "caption_entities"
     } else {
         "entities"
-    };
+    }
+}
+
+/// Sets `text`/`caption` and, when there are any, `entities`/`caption_entities` on a Message.
+fn put_text(msg: &mut Value, key: &str, formatted: Formatted) {
+    msg[key] = Value::String(formatted.text);
+    let entities = entities_key(key);
     if formatted.entities.is_empty() {
         if let Some(o) = msg.as_object_mut() {
-            o.remove(entities_key);
+            o.remove(entities);
         }
     } else {
-        msg[entities_key] = Value::Array(formatted.entities);
+        msg[entities] = Value::Array(formatted.entities);
     }
 }
 

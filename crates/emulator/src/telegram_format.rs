@@ -664,16 +664,12 @@ fn detect_at(s: &str) -> Option<(&'static str, usize)> {
     let first = s.chars().next()?;
     match first {
         '@' => {
-            let n = word_len(&s[1..], &[]);
-            (n >= 4 && s[1..].is_ascii())
-                .then_some(("mention", n + 1))
-                .or_else(|| {
-                    let ascii: usize = s[1..]
-                        .bytes()
-                        .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
-                        .count();
-                    (ascii >= 4).then_some(("mention", ascii + 1))
-                })
+            // Usernames are ASCII letters, digits and underscores.
+            let n = s[1..]
+                .bytes()
+                .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+                .count();
+            (n >= 4).then_some(("mention", n + 1))
         }
         '#' => {
             let n = word_len(&s[1..], &[]);
