@@ -194,20 +194,36 @@ async fn two_nodes_on_one_postgres_survive_a_kill_without_sending_anything_twice
         );
     }
 
-    // Each campaign page's rate held across both nodes: no calendar second of the platform's
-    // clock took more than R of its sends. (A sliding window is stricter than the platform and
-    // than this machine: with two debug-build nodes, PostgreSQL and the emulator on two cores, a
-    // stalled emulator answers a few paced calls at once.)
+    // Each campaign page's rate held across both nodes. What the platform sees is the nodes'
+    // schedule plus this machine's scheduling jitter: with two debug-build nodes, PostgreSQL and
+    // the emulator on two cores, a 50 ms stall delivers a dozen paced calls at once, across a
+    // second's boundary (a real network does the same, which is why a channel's configured rate
+    // sits below the platform's 300/s). So: over the whole campaign the page averaged at most R
+    // per second, and no calendar second took more than R plus a tenth — both fail at once if
+    // the nodes did not share the rate (each alone paces at R, together 2R). The pacer's own
+    // schedule is checked exactly, without jitter, in its unit tests.
     for p in 0..CAMPAIGN_PAGES {
+        let at: Vec<i64> = bulk_sends(&emulator)
+            .iter()
+            .filter(|call| call.credential == page_id(p))
+            .map(|call| call.at_ms)
+            .collect();
+        let (Some(first), Some(last)) = (at.iter().min(), at.iter().max()) else {
+            panic!("page {p} sent nothing");
+        };
+        let span_secs = (last - first) as f64 / 1_000.0 + 1.0;
+        assert!(
+            at.len() as f64 <= RATE_PER_PAGE * span_secs,
+            "page {p}: {} sends in {span_secs:.1} s, above {RATE_PER_PAGE}/s",
+            at.len()
+        );
         let mut per_second: HashMap<i64, usize> = HashMap::new();
-        for call in bulk_sends(&emulator) {
-            if call.credential == page_id(p) {
-                *per_second.entry(call.at_ms.div_euclid(1_000)).or_default() += 1;
-            }
+        for t in &at {
+            *per_second.entry(t.div_euclid(1_000)).or_default() += 1;
         }
         for (second, n) in per_second {
             assert!(
-                n <= RATE_PER_PAGE as usize,
+                n as f64 <= RATE_PER_PAGE * 1.1,
                 "page {p}: {n} sends in the second starting {} ms after the kill",
                 second * 1_000 - killed_at
             );
