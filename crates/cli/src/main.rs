@@ -36,6 +36,9 @@ enum Command {
         )]
         database_url: String,
     },
+    /// Manage the people who log in (the first one must be an owner).
+    #[command(subcommand)]
+    User(UserCommand),
     /// Run the Messenger + Telegram emulator on its own (for rehearsing flows offline).
     Emulator {
         #[arg(
@@ -52,6 +55,33 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Measure sending: per-channel rate adherence and throughput across many channels.
     BenchSend(bench_send::BenchSendArgs),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user; the password is read from standard input (one line), never from a flag.
+    Create {
+        #[arg(
+            long,
+            env = "SWITCHBOARD_DATABASE_URL",
+            default_value = "sqlite://switchboard.db"
+        )]
+        database_url: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// owner, admin, supervisor, agent or marketer.
+        #[arg(long)]
+        role: String,
+        /// Read the password from standard input (required: passwords never go on a command line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        #[arg(long, default_value = "en")]
+        locale: String,
+        #[arg(long, default_value = "UTC")]
+        time_zone: String,
+    },
 }
 
 #[derive(Args, Clone)]
@@ -138,6 +168,41 @@ async fn main() -> anyhow::Result<()> {
             let store = Store::connect(StoreOptions::new(database_url)).await?;
             store.migrate().await?;
             println!("migrations applied ({})", store.backend().as_str());
+        }
+        Command::User(UserCommand::Create {
+            database_url,
+            email,
+            name,
+            role,
+            password_stdin: _,
+            locale,
+            time_zone,
+        }) => {
+            init_tracing();
+            let role: switchboard_domain::Role = role.parse()?;
+            let mut password = String::new();
+            std::io::stdin().read_line(&mut password)?;
+            let password = password.trim_end_matches(['\n', '\r']).to_owned();
+            let store = Store::open(StoreOptions::new(database_url)).await?;
+            if store.count_users().await? == 0 && role != switchboard_domain::Role::Owner {
+                anyhow::bail!("the first user must be an owner (--role owner)");
+            }
+            let service = switchboard_server::offline_service(store.clone());
+            let user = service
+                .bootstrap_user(switchboard_service::people::UserRequest {
+                    email,
+                    name,
+                    role,
+                    password,
+                    team_ids: Vec::new(),
+                    locale: Some(locale),
+                    time_zone: Some(time_zone),
+                    capacity: None,
+                })
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("user {} created: {} ({})", user.id, user.email, user.role);
+            store.close().await;
         }
         Command::Emulator { listen } => {
             init_tracing();

@@ -34,6 +34,14 @@ row_id!(
     /// A stored message, inbound or outbound.
     MessageId
 );
+row_id!(
+    /// A person who works in Switchboard (an agent, a marketer, an owner…).
+    UserId
+);
+row_id!(
+    /// A group of users who answer the conversations of some channels.
+    TeamId
+);
 
 /// The platform's id of a person on one channel: a PSID on Messenger, a chat id on Telegram.
 ///

@@ -8,6 +8,7 @@ pub mod channel;
 pub mod event;
 pub mod ids;
 pub mod message;
+pub mod people;
 pub mod policy;
 pub mod rich;
 pub mod send;
@@ -23,9 +24,11 @@ pub use event::{
     ThreadControl,
 };
 pub use ids::{
-    ChannelId, ContactId, ConversationId, ExternalUserId, MessageId, Psid, TelegramChatId,
+    ChannelId, ContactId, ConversationId, ExternalUserId, MessageId, Psid, TeamId, TelegramChatId,
+    UserId,
 };
 pub use message::{AuthorKind, Content, Direction, MessageStatus, MessageText, Persona, TextError};
+pub use people::{Availability, Email, Role};
 pub use rich::{
     Button, Card, MediaKind, MediaSource, MessageBody, OutgoingMessage, QuickReply, Violation,
 };

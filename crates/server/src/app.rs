@@ -10,8 +10,10 @@ use axum::extract::{FromRequestParts, Path, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::IntoResponse;
-use axum::routing::{get, patch, post, put};
+use axum::routing::{delete, get, patch, post, put};
 use switchboard_domain::{ChannelId, ChannelSettings, TelegramReceiveMode};
+use switchboard_service::secrets::AdminToken;
+use switchboard_service::{Service, ServiceConfig};
 use switchboard_storage::{RetryPolicy, Store, StoreOptions};
 use tokio::sync::{Notify, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
@@ -23,7 +25,7 @@ use crate::error::ApiError;
 use crate::ingest::IngestHandle;
 use crate::registry::{ChannelRegistry, LiveChannel, PlatformClient};
 use crate::webhooks::{self, webhook_path};
-use crate::{api, polling};
+use crate::{api, auth, polling};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -31,8 +33,8 @@ pub struct AppState {
     pub registry: ChannelRegistry,
     pub ingest: IngestHandle,
     pub config: Arc<ServerConfig>,
-    pub admin_token_digest: Option<[u8; 32]>,
-    pub linter: Arc<switchboard_lint::Linter>,
+    /// Every operation people and integrations perform goes through this.
+    pub service: Service,
     /// Wakes the dispatcher when something was queued.
     pub wake: Arc<Notify>,
     /// Who this process is in `poll_leases`: the node id and a per-process boot id, so a
@@ -44,12 +46,7 @@ pub struct AppState {
 impl AppState {
     /// The one path to queue a message (send API, automations, campaigns).
     pub fn composer(&self) -> Composer {
-        Composer {
-            store: self.store.clone(),
-            registry: self.registry.clone(),
-            linter: self.linter.clone(),
-            public_url: self.config.public_url.clone(),
-        }
+        self.service.composer()
     }
 
     /// Brings a newly connected channel to life: Telegram bots get their webhook registered
@@ -101,7 +98,23 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
     }
 }
 
+/// Every route. Only [`public_routes`] are reachable without credentials; everything else is
+/// behind [`auth::authenticate`], so a new route is private unless someone decides otherwise.
 pub fn router(state: AppState) -> Router {
+    let private = private_routes().route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        auth::authenticate,
+    ));
+    Router::new()
+        .merge(public_routes())
+        .merge(private)
+        .fallback(|| async { ApiError::NotFound })
+        .with_state(state)
+}
+
+/// Routes that answer without credentials: each checks its own proof (a platform signature, a
+/// content hash) or has nothing to protect.
+fn public_routes() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
         .route(
@@ -109,6 +122,30 @@ pub fn router(state: AppState) -> Router {
             get(webhooks::messenger::verify).post(webhooks::messenger::receive),
         )
         .route("/webhooks/telegram/{id}", post(webhooks::telegram::receive))
+        .route("/public/media/{id}/{sha256}", get(api::media::public))
+        .route("/api/v1/auth/login", post(api::people::login))
+}
+
+fn private_routes() -> Router<AppState> {
+    use api::people;
+    Router::new()
+        .route("/api/v1/auth/logout", post(people::logout))
+        .route("/api/v1/me", get(people::me).patch(people::update_me))
+        .route(
+            "/api/v1/me/tokens",
+            get(people::list_tokens).post(people::create_token),
+        )
+        .route("/api/v1/me/tokens/{id}", delete(people::revoke_token))
+        .route(
+            "/api/v1/users",
+            get(people::list_users).post(people::create_user),
+        )
+        .route("/api/v1/users/{id}", patch(people::update_user))
+        .route(
+            "/api/v1/teams",
+            get(people::list_teams).post(people::create_team),
+        )
+        .route("/api/v1/audit", get(people::audit))
         .route(
             "/api/v1/channels",
             get(api::channels::list).post(api::channels::create),
@@ -155,9 +192,6 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/lint", post(api::send::lint_endpoint))
         .route("/api/v1/media", post(api::media::upload))
         .route("/api/v1/media/{id}", get(api::media::info))
-        .route("/public/media/{id}/{sha256}", get(api::media::public))
-        .fallback(|| async { ApiError::NotFound })
-        .with_state(state)
 }
 
 async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
@@ -243,17 +277,25 @@ impl Server {
             registry: registry.clone(),
             ingest,
             wake: wake.clone(),
-            admin_token_digest: config.admin_token.as_deref().map(crate::auth::token_digest),
-            config: Arc::new(config.clone()),
-            linter: Arc::new(switchboard_lint::Linter::new(
-                switchboard_lint::LintConfig {
-                    dictionary_dir: config
-                        .dictionary_dir
-                        .clone()
-                        .unwrap_or_else(|| switchboard_lint::LintConfig::default().dictionary_dir),
-                    ..Default::default()
+            service: Service::new(
+                store.clone(),
+                registry.clone(),
+                Arc::new(switchboard_lint::Linter::new(
+                    switchboard_lint::LintConfig {
+                        dictionary_dir: config.dictionary_dir.clone().unwrap_or_else(|| {
+                            switchboard_lint::LintConfig::default().dictionary_dir
+                        }),
+                        ..Default::default()
+                    },
+                )),
+                wake.clone(),
+                ServiceConfig {
+                    public_url: config.public_url.clone(),
+                    admin_token: config.admin_token.as_deref().map(AdminToken::new),
+                    ..ServiceConfig::default()
                 },
-            )),
+            ),
+            config: Arc::new(config.clone()),
             poll_holder: poll_holder.clone(),
             pollers: Arc::default(),
         };
@@ -304,11 +346,14 @@ impl Server {
         let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
         let app = router(state.clone());
         let serve = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = shutdown_rx.await;
-                })
-                .await
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = shutdown_rx.await;
+            })
+            .await
         });
         tracing::info!(%addr, node = %node_id, process = %process_id, backend = store.backend().as_str(), "switchboard listening");
         Ok(ServerHandle {
@@ -331,4 +376,24 @@ fn hostname() -> String {
         .map(|h| h.trim().to_owned())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "node".into())
+}
+
+/// The service layer for command-line work on the database (`switchboard user create`): the
+/// same operations and checks as the server's, with no admin token and no platform calls.
+pub fn offline_service(store: Store) -> Service {
+    let registry = ChannelRegistry::new(
+        store.clone(),
+        switchboard_channels::http_client(),
+        "https://graph.facebook.com/v23.0",
+        "https://api.telegram.org",
+    );
+    Service::new(
+        store,
+        registry,
+        Arc::new(switchboard_lint::Linter::new(
+            switchboard_lint::LintConfig::default(),
+        )),
+        Arc::new(Notify::new()),
+        ServiceConfig::default(),
+    )
 }

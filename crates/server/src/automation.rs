@@ -13,10 +13,9 @@ use std::time::Duration;
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::json;
 use sha2::Sha256;
-use switchboard_automation::config::ChannelAutomations;
 use switchboard_automation::engine::{self, Effect, Facts, Inbound, Outcome};
 use switchboard_automation::state::AutomationState;
-use switchboard_domain::{ChannelKind, InboundEvent, Millis, ThreadControl};
+use switchboard_domain::{InboundEvent, Millis, ThreadControl};
 use switchboard_storage::{
     Applied, AutomationChanges, AutomationContext, AutomationJob, AutomationSubject, Lane,
     SendContext, Store,
@@ -24,9 +23,10 @@ use switchboard_storage::{
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 
-use crate::compose::{ComposeError, Composer, Draft};
 use crate::profiles::fetch_profile;
-use crate::registry::{ChannelRegistry, LiveChannel, PlatformClient};
+use switchboard_service::ServiceError;
+use switchboard_service::compose::{Composer, Draft};
+use switchboard_service::registry::{ChannelRegistry, LiveChannel, PlatformClient};
 
 /// Events decided per claim.
 const CLAIM_BATCH: i64 = 256;
@@ -293,7 +293,7 @@ impl AutomationWorker {
                     .await
                 {
                     Ok(prepared) => changes.messages.extend(prepared.items),
-                    Err(ComposeError::Policy { rule, profile, .. }) => {
+                    Err(ServiceError::Policy { rule, profile, .. }) => {
                         tracing::info!(channel = %channel.record.id, rule, profile, source = ?answer.source, "automatic answer refused by policy");
                     }
                     Err(e) => {
@@ -430,19 +430,4 @@ fn person_input(event: &InboundEvent) -> Option<PersonInput> {
         },
         _ => return None,
     })
-}
-
-/// What a channel's automations are when none were saved: the foundation's default reply (from
-/// the channel's `default_reply`), if any.
-pub fn legacy_automations(default_reply: Option<&str>, kind: ChannelKind) -> ChannelAutomations {
-    let _ = kind;
-    let mut config = ChannelAutomations::default();
-    if let Some(reply) = default_reply {
-        config.default_reply = switchboard_automation::config::AutoMessage::on(
-            switchboard_automation::localized::Localized::new(
-                switchboard_domain::OutgoingMessage::text(reply),
-            ),
-        );
-    }
-    config
 }

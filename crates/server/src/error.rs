@@ -4,6 +4,8 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use switchboard_domain::rich::Violation;
+use switchboard_service::ServiceError;
 use switchboard_storage::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -26,8 +28,12 @@ pub enum ApiError {
     },
     #[error("missing or malformed credentials")]
     Unauthenticated,
+    #[error("wrong e-mail or password")]
+    InvalidCredentials,
+    #[error("too many attempts; try again in {0} s")]
+    Throttled(u64),
     #[error("{0}")]
-    Forbidden(&'static str),
+    Forbidden(String),
     #[error("not found")]
     NotFound,
     #[error("{0}")]
@@ -48,6 +54,8 @@ impl ApiError {
             ApiError::Invalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
             ApiError::Unprocessable { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
             ApiError::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            ApiError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
+            ApiError::Throttled(_) => (StatusCode::TOO_MANY_REQUESTS, "throttled"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
@@ -75,6 +83,71 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::Template { field, errors } => ApiError::Unprocessable {
+                code: "invalid_template",
+                message: format!(
+                    "{field}: {}",
+                    errors
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+                details: json!({ "field": field, "errors": errors }),
+            },
+            ServiceError::Limits(violations) => ApiError::Unprocessable {
+                code: "message_invalid",
+                message: joined(&violations),
+                details: json!({ "violations": violations }),
+            },
+            ServiceError::Media(violations) => ApiError::Unprocessable {
+                code: "media_invalid",
+                message: joined(&violations),
+                details: json!({ "violations": violations }),
+            },
+            ServiceError::Lint(findings) => ApiError::Unprocessable {
+                code: "lint_failed",
+                message: "the message has errors that block sending".into(),
+                details: json!({ "findings": findings }),
+            },
+            ServiceError::Policy {
+                rule,
+                explanation,
+                profile,
+            } => ApiError::Unprocessable {
+                code: "policy_denied",
+                message: explanation,
+                details: json!({ "rule": rule, "profile": profile }),
+            },
+            ServiceError::Invalid { field, message } => ApiError::Invalid { field, message },
+            ServiceError::Unauthenticated => ApiError::Unauthenticated,
+            ServiceError::InvalidCredentials => ApiError::InvalidCredentials,
+            ServiceError::Throttled { retry_after_secs } => ApiError::Throttled(retry_after_secs),
+            e @ ServiceError::Forbidden(_) => ApiError::Forbidden(e.to_string()),
+            ServiceError::NotFound => ApiError::NotFound,
+            ServiceError::Conflict(what) => ApiError::Conflict(what),
+            e @ ServiceError::IdempotencyKeyReused => ApiError::Unprocessable {
+                code: "idempotency_key_reused",
+                message: e.to_string(),
+                details: json!({}),
+            },
+            ServiceError::Unavailable => ApiError::Unavailable,
+            ServiceError::Internal => ApiError::Internal,
+        }
+    }
+}
+
+fn joined(violations: &[Violation]) -> String {
+    violations
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
@@ -98,6 +171,13 @@ impl IntoResponse for ApiError {
                 axum::http::header::CONNECTION,
                 axum::http::HeaderValue::from_static("close"),
             );
+        }
+        if let ApiError::Throttled(secs) = self
+            && let Ok(value) = axum::http::HeaderValue::from_str(&secs.to_string())
+        {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, value);
         }
         if matches!(self, ApiError::Unavailable) {
             response.headers_mut().insert(

@@ -12,7 +12,6 @@ pub mod app;
 pub mod auth;
 pub mod automation;
 pub mod body;
-pub mod compose;
 pub mod config;
 pub mod delivery;
 pub mod dispatcher;
@@ -21,8 +20,10 @@ pub mod ingest;
 pub mod pacing;
 pub mod polling;
 pub mod profiles;
-pub mod registry;
 pub mod webhooks;
 
-pub use app::{Server, ServerHandle};
+pub use app::{Server, ServerHandle, offline_service};
 pub use config::ServerConfig;
+/// The live-channel registry and the compose path belong to the service layer; the engine
+/// (webhooks, dispatcher, automations) uses them from there.
+pub use switchboard_service::{compose, registry};

@@ -189,4 +189,5 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "poll_leases",
         include_str!("../migrations/0012_poll_leases.sql"),
     ),
+    (13, "people", include_str!("../migrations/0013_people.sql")),
 ];

@@ -20,6 +20,7 @@ mod ingest;
 mod media;
 mod migrate;
 mod outbox;
+mod people;
 mod poll_leases;
 mod rows;
 pub mod testing;
@@ -43,6 +44,10 @@ pub use media::{MediaInfo, NewMedia};
 pub use outbox::{
     BOOT_SEPARATOR, ClaimToken, DispatchResult, Lane, OutboxJob, OutgoingItem, Recorded, Restart,
     RetryPolicy,
+};
+pub use people::{
+    ApiTokenRow, AuditEntry, NewAuditEntry, NewSession, NewUser, SessionRow, TeamRow, UserChanges,
+    UserRow,
 };
 
 /// Errors of the storage layer. The server maps them to HTTP once (503 for `Unavailable`).

@@ -22,16 +22,18 @@ use switchboard_lint::Severity;
 
 use super::parse_json;
 use crate::app::{AppState, Id};
-use crate::auth::Admin;
+use crate::auth::ActorOf;
 use crate::compose::{FieldFinding, personalise};
 use crate::error::{ApiError, ApiResult};
 use crate::registry::{LiveChannel, PlatformClient};
+use switchboard_service::{Actor, Permission};
 
 pub async fn get_all(
-    _: Admin,
+    ActorOf(actor): ActorOf,
     State(state): State<AppState>,
     Id(id): Id,
 ) -> ApiResult<Json<Value>> {
+    actor.require(Permission::ManageAutomations)?;
     let channel = state.registry.reload(ChannelId(id)).await?;
     let stored = state.store.get_automations(ChannelId(id)).await?;
     Ok(Json(json!({
@@ -42,37 +44,40 @@ pub async fn get_all(
 }
 
 pub async fn put_all(
-    admin: Admin,
+    ActorOf(actor): ActorOf,
     State(state): State<AppState>,
     Id(id): Id,
     LimitedBody(body): LimitedBody,
 ) -> ApiResult<Json<Value>> {
+    actor.require(Permission::ManageAutomations)?;
     let config: ChannelAutomations = parse_json(&body)?;
-    save(admin, &state, ChannelId(id), config).await
+    save(&actor, &state, ChannelId(id), config).await
 }
 
 /// A part of the document: read it, or replace it and save the whole.
 macro_rules! part {
     ($get:ident, $put:ident, $field:ident) => {
         pub async fn $get(
-            _: Admin,
+            ActorOf(actor): ActorOf,
             State(state): State<AppState>,
             Id(id): Id,
         ) -> ApiResult<Json<Value>> {
+            actor.require(Permission::ManageAutomations)?;
             let channel = state.registry.reload(ChannelId(id)).await?;
             Ok(Json(json!(channel.automations.$field)))
         }
 
         pub async fn $put(
-            admin: Admin,
+            ActorOf(actor): ActorOf,
             State(state): State<AppState>,
             Id(id): Id,
             LimitedBody(body): LimitedBody,
         ) -> ApiResult<Json<Value>> {
+            actor.require(Permission::ManageAutomations)?;
             let channel = state.registry.reload(ChannelId(id)).await?;
             let mut config = (*channel.automations).clone();
             config.$field = parse_part(&body)?;
-            save(admin, &state, ChannelId(id), config).await
+            save(&actor, &state, ChannelId(id), config).await
         }
     };
 }
@@ -86,11 +91,12 @@ fn parse_part<T: DeserializeOwned>(body: &axum::body::Bytes) -> ApiResult<T> {
 }
 
 async fn save(
-    _: Admin,
+    actor: &Actor,
     state: &AppState,
     channel_id: ChannelId,
     config: ChannelAutomations,
 ) -> ApiResult<Json<Value>> {
+    actor.require(Permission::ManageAutomations)?;
     let channel = state.registry.reload(channel_id).await?;
     let errors = config.validate();
     if !errors.is_empty() {

@@ -5,7 +5,6 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use switchboard_domain::template::AttributeKey;
 use switchboard_domain::{
     ChannelId, ChannelKind, ChannelSettings, MessageText, MessengerSettings, Millis, RateLimits,
     TelegramReceiveMode, TelegramSettings,
@@ -14,7 +13,7 @@ use switchboard_storage::{ChannelAlert, ChannelRecord, NewChannel};
 
 use super::parse_json;
 use crate::app::{AppState, Id};
-use crate::auth::Admin;
+use crate::auth::ActorOf;
 use crate::error::{ApiError, ApiResult};
 use crate::webhooks::webhook_path;
 
@@ -131,25 +130,24 @@ impl From<&ChannelRecord> for ChannelView {
 }
 
 pub async fn create(
-    _: Admin,
+    ActorOf(actor): ActorOf,
     State(state): State<AppState>,
     LimitedBody(body): LimitedBody,
 ) -> ApiResult<(StatusCode, Json<ChannelView>)> {
+    actor.require(switchboard_service::Permission::ManageChannels)?;
     let new = validate(parse_json(&body)?)?;
-    let record = state.store.create_channel(new).await.map_err(|e| match e {
-        switchboard_storage::StoreError::Conflict(_) => {
-            ApiError::Conflict("this page or bot is already connected".into())
-        }
-        other => other.into(),
-    })?;
-    tracing::info!(channel = %record.id, kind = record.kind.as_str(), "channel connected");
-    let live = state.registry.insert(record);
+    let live = state.service.connect_channel(&actor, new).await?;
+    // Starting its poller or registering its webhook is this process's business, not the
+    // service layer's.
     state.channel_added(&live).await;
     Ok((StatusCode::CREATED, Json(ChannelView::from(&live.record))))
 }
 
-pub async fn list(_: Admin, State(state): State<AppState>) -> ApiResult<Json<Vec<ChannelView>>> {
-    let channels = state.store.list_channels().await?;
+pub async fn list(
+    ActorOf(actor): ActorOf,
+    State(state): State<AppState>,
+) -> ApiResult<Json<Vec<ChannelView>>> {
+    let channels = state.service.list_channels(&actor).await?;
     Ok(Json(channels.iter().map(ChannelView::from).collect()))
 }
 
@@ -289,20 +287,16 @@ pub struct AttributeKeys {
 /// `PUT /api/v1/channels/{id}/attribute-keys`: declares the custom contact attributes templates
 /// may use (`{{attr.<key>}}`); a template naming any other is refused when composed.
 pub async fn set_attribute_keys(
-    _: Admin,
+    ActorOf(actor): ActorOf,
     State(state): State<AppState>,
     Id(id): Id,
     LimitedBody(body): LimitedBody,
 ) -> ApiResult<Json<ChannelView>> {
+    actor.require(switchboard_service::Permission::ManageChannels)?;
     let req: AttributeKeys = parse_json(&body)?;
-    let mut keys = Vec::with_capacity(req.keys.len());
-    for key in req.keys {
-        let parsed = AttributeKey::parse(&key).map_err(|e| invalid("keys", &e.to_string()))?;
-        keys.push(parsed.as_str().to_owned());
-    }
-    keys.sort();
-    keys.dedup();
-    state.store.set_attribute_keys(ChannelId(id), &keys).await?;
-    let live = state.registry.reload(ChannelId(id)).await?;
+    let live = state
+        .service
+        .set_attribute_keys(&actor, ChannelId(id), req.keys)
+        .await?;
     Ok(Json(ChannelView::from(&live.record)))
 }

@@ -18,7 +18,7 @@ use switchboard_domain::MediaKind;
 use switchboard_storage::{MediaInfo, NewMedia};
 
 use crate::app::{AppState, Id};
-use crate::auth::Admin;
+use crate::auth::ActorOf;
 use crate::error::{ApiError, ApiResult};
 use crate::webhooks::read_body;
 
@@ -27,12 +27,13 @@ use crate::webhooks::read_body;
 pub const MAX_UPLOAD_BYTES: usize = 50 * 1024 * 1024;
 
 pub async fn upload(
-    _: Admin,
+    ActorOf(actor): ActorOf,
     State(state): State<AppState>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<(StatusCode, Json<MediaInfo>)> {
+    actor.require(switchboard_service::Permission::Compose)?;
     let kind = query
         .get("kind")
         .and_then(|k| MediaKind::parse(k))
@@ -89,23 +90,26 @@ pub async fn upload(
         });
     }
     let info = state
-        .store
-        .create_media(NewMedia {
-            kind,
-            filename: filename.to_owned(),
-            mime_type,
-            data: data.to_vec(),
-        })
+        .service
+        .upload_media(
+            &actor,
+            NewMedia {
+                kind,
+                filename: filename.to_owned(),
+                mime_type,
+                data: data.to_vec(),
+            },
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(info)))
 }
 
 pub async fn info(
-    _: Admin,
+    ActorOf(actor): ActorOf,
     State(state): State<AppState>,
     Id(id): Id,
 ) -> ApiResult<Json<MediaInfo>> {
-    Ok(Json(state.store.get_media(id).await?))
+    Ok(Json(state.service.media_info(&actor, id).await?))
 }
 
 pub async fn public(

@@ -1,10 +1,12 @@
-//! The JSON API under `/api/v1`. Every handler takes an [`Admin`](crate::auth::Admin) (or, later,
-//! another role) extractor: no route is reachable without a role check.
+//! The JSON API under `/api/v1`: thin handlers that parse the request, take the
+//! [`Actor`](switchboard_service::Actor) the router's authentication put on it, and call the
+//! service layer, which checks the role and the actor's scope.
 
 pub mod automations;
 pub mod channels;
 pub mod inbox;
 pub mod media;
+pub mod people;
 pub mod send;
 
 use axum::body::Bytes;

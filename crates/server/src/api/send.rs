@@ -14,14 +14,14 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use switchboard_domain::template::{Template, Variables};
-use switchboard_domain::{AuthorKind, ChannelKind, ConversationId, Millis, OutgoingMessage};
+use switchboard_domain::{ChannelKind, ConversationId, OutgoingMessage};
 use switchboard_lint::Severity;
-use switchboard_storage::{IdempotencyKey, Idempotent, Lane, MessageRow, StoredResponse};
+use switchboard_service::Permission;
+use switchboard_service::send::{AgentMessage, Retry};
 
 use super::parse_json;
 use crate::app::{AppState, Id};
-use crate::auth::Admin;
-use crate::compose::Draft;
+use crate::auth::ActorOf;
 use crate::error::{ApiError, ApiResult};
 
 #[derive(Deserialize)]
@@ -53,7 +53,7 @@ pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 /// different body is refused (`idempotency_key_reused`). Only successful sends are remembered:
 /// a refusal wrote nothing, so a retry is simply decided again.
 pub async fn send(
-    _: Admin,
+    ActorOf(actor): ActorOf,
     State(state): State<AppState>,
     Id(id): Id,
     headers: HeaderMap,
@@ -61,75 +61,28 @@ pub async fn send(
 ) -> ApiResult<Response> {
     let key = idempotency_key(&headers)?;
     let req: SendRequest = parse_json(&body)?;
-    let message = one_message(req.text, req.message)?;
-    let draft = Draft {
-        message,
-        author: AuthorKind::Agent,
-        lane: Lane::Reply,
+    let request = AgentMessage {
+        message: one_message(req.text, req.message)?,
         promotional: req.promotional,
         tag: req.tag,
         language: req.language,
-        lint: true,
-        persona: None,
     };
-    let now = Millis::now();
-    let Some(key) = key else {
-        let queued = state
-            .composer()
-            .queue(ConversationId(id), draft, now)
-            .await?;
-        state.wake.notify_waiters();
-        let mut messages = Vec::with_capacity(queued.ids.len());
-        for id in &queued.ids {
-            messages.push(state.store.get_message(*id).await?);
-        }
-        let body = created_body(
-            &messages,
-            &queued.decision,
-            &queued.profile,
-            &queued.findings,
-        );
-        return Ok((StatusCode::CREATED, Json(body)).into_response());
-    };
-
-    // The admin token is the only credential today; a per-agent credential would join the scope.
-    let scope = format!("POST /api/v1/conversations/{id}/messages admin");
     let request_hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&body));
-    if let Some(stored) = state.store.stored_response(&scope, key, now).await? {
-        return replay(stored, &request_hash);
-    }
-    let prepared = state
-        .composer()
-        .prepare(ConversationId(id), draft, now)
+    let retry = key.map(|key| Retry {
+        key,
+        request_hash: &request_hash,
+    });
+    let sent = state
+        .service
+        .send_message(&actor, ConversationId(id), request, retry)
         .await?;
-    let outcome = state
-        .store
-        .enqueue_once(
-            &prepared.items,
-            IdempotencyKey {
-                scope: &scope,
-                key,
-                request_hash: &request_hash,
-            },
-            now,
-            |messages| {
-                let body = created_body(
-                    messages,
-                    &prepared.decision,
-                    &prepared.profile,
-                    &prepared.findings,
-                );
-                (StatusCode::CREATED.as_u16(), body.to_string())
-            },
-        )
-        .await?;
-    match outcome {
-        Idempotent::Created(stored) => {
-            state.wake.notify_waiters();
-            replay(stored, &request_hash)
-        }
-        Idempotent::Replay(stored) => replay(stored, &request_hash),
-    }
+    let status = StatusCode::from_u16(sent.status).map_err(|_| ApiError::Internal)?;
+    Ok((
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        sent.body,
+    )
+        .into_response())
 }
 
 /// The `Idempotency-Key` header, if given: 1–255 visible ASCII characters.
@@ -146,38 +99,6 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<&str>> {
             field: "Idempotency-Key",
             message: "an idempotency key is 1–255 visible ASCII characters".into(),
         })
-}
-
-/// The stored first response, byte for byte — if it answered this very request.
-fn replay(stored: StoredResponse, request_hash: &str) -> ApiResult<Response> {
-    if stored.request_hash != request_hash {
-        return Err(ApiError::Unprocessable {
-            code: "idempotency_key_reused",
-            message: "this Idempotency-Key was used for a different request body".into(),
-            details: json!({}),
-        });
-    }
-    let status = StatusCode::from_u16(stored.status).map_err(|_| ApiError::Internal)?;
-    Ok((
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        stored.body,
-    )
-        .into_response())
-}
-
-fn created_body(
-    messages: &[MessageRow],
-    decision: &impl serde::Serialize,
-    profile: &str,
-    findings: &impl serde::Serialize,
-) -> Value {
-    json!({
-        "message": messages.first(),
-        "messages": messages,
-        "policy": { "decision": decision, "profile": profile },
-        "lint": findings,
-    })
 }
 
 #[derive(Deserialize)]
@@ -197,10 +118,11 @@ pub struct LintRequest {
 /// `POST /api/v1/lint`: template errors, platform limit violations and lint findings for a
 /// draft, without sending.
 pub async fn lint_endpoint(
-    _: Admin,
+    ActorOf(actor): ActorOf,
     State(state): State<AppState>,
     LimitedBody(body): LimitedBody,
 ) -> ApiResult<Json<Value>> {
+    actor.require(Permission::Compose)?;
     let req: LintRequest = parse_json(&body)?;
     let message = one_message(req.text, req.message)?;
     let mut template_errors = Vec::new();

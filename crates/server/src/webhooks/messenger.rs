@@ -36,7 +36,7 @@ pub async fn verify(
         q.challenge.as_deref(),
         &settings.verify_token,
     )
-    .ok_or(ApiError::Forbidden("verify token does not match"))
+    .ok_or(ApiError::Forbidden("verify token does not match".into()))
 }
 
 /// `POST`: events. Signature first (on the exact bytes received), then parse, then store.
@@ -57,7 +57,7 @@ pub async fn receive(
     messenger::verify_signature(settings.app_secret.as_bytes(), &body, signature).map_err(|e| {
         match e {
             SignatureError::Missing => ApiError::Unauthenticated,
-            _ => ApiError::Forbidden("X-Hub-Signature-256 does not match the body"),
+            _ => ApiError::Forbidden("X-Hub-Signature-256 does not match the body".into()),
         }
     })?;
     let parsed = messenger::parse_webhook(&body, &settings.page_id)

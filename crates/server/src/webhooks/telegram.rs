@@ -28,7 +28,7 @@ pub async fn receive(
     }
     if !telegram::verify_secret(&settings.secret_token, presented) {
         return Err(ApiError::Forbidden(
-            "X-Telegram-Bot-Api-Secret-Token does not match",
+            "X-Telegram-Bot-Api-Secret-Token does not match".into(),
         ));
     }
     let envelope =

@@ -271,3 +271,108 @@ where
 pub async fn settle() {
     tokio::time::sleep(Duration::from_millis(600)).await;
 }
+
+pub const PASSWORD: &str = "correct horse battery";
+
+/// Someone logged in through the browser flow: their session cookie and CSRF token.
+pub struct Person {
+    pub id: i64,
+    pub cookie: String,
+    pub csrf: String,
+}
+
+impl TestApp {
+    /// Creates a user with the admin token and logs them in.
+    pub async fn person(&self, role: &str, email: &str, team_ids: &[i64]) -> Person {
+        let (status, user) = self
+            .post_api(
+                "/api/v1/users",
+                json!({"email": email, "name": email.split('@').next().unwrap_or(email),
+                       "role": role, "password": PASSWORD, "team_ids": team_ids}),
+            )
+            .await;
+        assert_eq!(status, 201, "{user}");
+        let mut person = self.login(email, PASSWORD).await.expect("login");
+        person.id = user["id"].as_i64().expect("user id");
+        person
+    }
+
+    /// Logs in; `Err((status, body))` when refused.
+    pub async fn login(&self, email: &str, password: &str) -> Result<Person, (u16, Value)> {
+        let res = self
+            .http
+            .post(format!("{}/api/v1/auth/login", self.base))
+            .json(&json!({"email": email, "password": password}))
+            .send()
+            .await
+            .expect("login request");
+        let status = res.status().as_u16();
+        let cookie = res
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body: Value = res.json().await.unwrap_or(Value::Null);
+        if status != 200 {
+            return Err((status, body));
+        }
+        let cookie = cookie.expect("a session cookie");
+        assert!(
+            cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+            "{cookie}"
+        );
+        let value = cookie
+            .split(';')
+            .next()
+            .and_then(|kv| kv.strip_prefix("sb_session="))
+            .expect("sb_session=")
+            .to_owned();
+        Ok(Person {
+            id: body["user"]["id"].as_i64().unwrap_or_default(),
+            cookie: value,
+            csrf: body["csrf_token"].as_str().expect("csrf_token").to_owned(),
+        })
+    }
+
+    /// A request as `person` (cookie + their CSRF token, or `csrf` instead when given).
+    pub async fn as_person(
+        &self,
+        person: &Person,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+        csrf: Option<&str>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header("cookie", format!("sb_session={}", person.cookie))
+            .header("x-csrf-token", csrf.unwrap_or(&person.csrf));
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let res = req.send().await.expect("request");
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    /// A request with a bearer token.
+    pub async fn with_token(
+        &self,
+        token: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let res = req.send().await.expect("request");
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+}

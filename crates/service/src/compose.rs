@@ -9,22 +9,19 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use serde_json::json;
 use switchboard_domain::policy::{
     ChannelFacts, ContactFacts, MessagingType, PolicyDecision, PolicyProfile, SendIntent, decide,
 };
 use switchboard_domain::rich::Violation;
-use switchboard_domain::template::{
-    AttributeKey, PersonalisationContext, Template, TemplateError, Variables,
-};
+use switchboard_domain::template::{AttributeKey, PersonalisationContext, Template, Variables};
 use switchboard_domain::{
     AuthorKind, ChannelKind, ChannelSettings, Content, ConversationId, MediaKind, MediaSource,
     MessageBody, MessageId, Millis, OutgoingMessage, Persona,
 };
 use switchboard_lint::{Finding, LintContext, Linter, Severity};
-use switchboard_storage::{Lane, OutgoingDraft, OutgoingItem, SendContext, Store, StoreError};
+use switchboard_storage::{Lane, OutgoingDraft, OutgoingItem, SendContext, Store};
 
-use crate::error::ApiError;
+use crate::error::ServiceError;
 use crate::registry::ChannelRegistry;
 
 /// Bulk sends older than this cannot matter to any shipped frequency cap.
@@ -76,89 +73,6 @@ pub struct Prepared {
     pub findings: Vec<FieldFinding>,
 }
 
-/// Why a draft was not queued. Each maps to one 422 (or the store's own error) in
-/// [`From<ComposeError> for ApiError`].
-#[derive(Debug)]
-pub enum ComposeError {
-    Template {
-        field: String,
-        errors: Vec<TemplateError>,
-    },
-    Limits(Vec<Violation>),
-    Media(Vec<Violation>),
-    Lint(Vec<FieldFinding>),
-    Policy {
-        rule: String,
-        explanation: String,
-        profile: String,
-    },
-    Api(ApiError),
-}
-
-impl From<ApiError> for ComposeError {
-    fn from(e: ApiError) -> Self {
-        ComposeError::Api(e)
-    }
-}
-
-impl From<StoreError> for ComposeError {
-    fn from(e: StoreError) -> Self {
-        ComposeError::Api(e.into())
-    }
-}
-
-impl From<ComposeError> for ApiError {
-    fn from(e: ComposeError) -> Self {
-        match e {
-            ComposeError::Template { field, errors } => ApiError::Unprocessable {
-                code: "invalid_template",
-                message: format!(
-                    "{field}: {}",
-                    errors
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                ),
-                details: json!({ "field": field, "errors": errors }),
-            },
-            ComposeError::Limits(violations) => ApiError::Unprocessable {
-                code: "message_invalid",
-                message: joined(&violations),
-                details: json!({ "violations": violations }),
-            },
-            ComposeError::Media(violations) => ApiError::Unprocessable {
-                code: "media_invalid",
-                message: joined(&violations),
-                details: json!({ "violations": violations }),
-            },
-            ComposeError::Lint(findings) => ApiError::Unprocessable {
-                code: "lint_failed",
-                message: "the message has errors that block sending".into(),
-                details: json!({ "findings": findings }),
-            },
-            ComposeError::Policy {
-                rule,
-                explanation,
-                profile,
-            } => ApiError::Unprocessable {
-                code: "policy_denied",
-                message: explanation,
-                details: json!({ "rule": rule, "profile": profile }),
-            },
-            ComposeError::Api(e) => e,
-        }
-    }
-}
-
-fn joined(violations: &[Violation]) -> String {
-    violations
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
 /// Everything composing needs; cheap to clone.
 #[derive(Clone)]
 pub struct Composer {
@@ -176,7 +90,7 @@ impl Composer {
         conversation: ConversationId,
         draft: Draft,
         now: Millis,
-    ) -> Result<Queued, ComposeError> {
+    ) -> Result<Queued, ServiceError> {
         let prepared = self.prepare(conversation, draft, now).await?;
         let ids = self.store.enqueue(&prepared.items).await?;
         Ok(Queued {
@@ -194,7 +108,7 @@ impl Composer {
         conversation: ConversationId,
         draft: Draft,
         now: Millis,
-    ) -> Result<Prepared, ComposeError> {
+    ) -> Result<Prepared, ServiceError> {
         self.prepare_with(conversation, draft, now, &BTreeMap::new())
             .await
     }
@@ -207,7 +121,7 @@ impl Composer {
         draft: Draft,
         now: Millis,
         pending_attributes: &BTreeMap<String, String>,
-    ) -> Result<Prepared, ComposeError> {
+    ) -> Result<Prepared, ServiceError> {
         let ctx = self
             .store
             .send_context(conversation, Self::bulk_history_since(now))
@@ -228,7 +142,7 @@ impl Composer {
         draft: Draft,
         now: Millis,
         pending_attributes: &BTreeMap<String, String>,
-    ) -> Result<Prepared, ComposeError> {
+    ) -> Result<Prepared, ServiceError> {
         let channel = self.registry.get(ctx.conversation.channel_id).await?;
         let kind = channel.record.kind;
 
@@ -252,7 +166,7 @@ impl Composer {
                 .filter_map(|k| AttributeKey::parse(k).ok()),
         );
         let message = personalise(&draft.message, &variables, &personal)?;
-        message.check(kind).map_err(ComposeError::Limits)?;
+        message.check(kind).map_err(ServiceError::Limits)?;
         self.check_media(&message, kind).await?;
 
         let findings = if draft.lint {
@@ -269,13 +183,13 @@ impl Composer {
             .iter()
             .any(|f| f.finding.severity == Severity::Error)
         {
-            return Err(ComposeError::Lint(findings));
+            return Err(ServiceError::Lint(findings));
         }
 
         let (decision, profile) = policy(ctx, &channel.record.settings, kind, &draft, now)?;
         let messaging_type = match &decision {
             PolicyDecision::Deny { rule, explanation } => {
-                return Err(ComposeError::Policy {
+                return Err(ServiceError::Policy {
                     rule: rule.to_string(),
                     explanation: explanation.clone(),
                     profile,
@@ -319,7 +233,7 @@ impl Composer {
         kind: ChannelKind,
         language: Option<String>,
         promotional: bool,
-    ) -> Result<Vec<FieldFinding>, ApiError> {
+    ) -> Result<Vec<FieldFinding>, ServiceError> {
         let texts: Vec<(String, String)> = message
             .visible_texts()
             .into_iter()
@@ -346,7 +260,7 @@ impl Composer {
                 .collect()
         })
         .await
-        .map_err(|_| ApiError::Internal)
+        .map_err(|_| ServiceError::Internal)
     }
 
     /// Every uploaded medium exists, is of the kind the message says, fits the platform's upload
@@ -355,7 +269,7 @@ impl Composer {
         &self,
         message: &OutgoingMessage,
         kind: ChannelKind,
-    ) -> Result<(), ComposeError> {
+    ) -> Result<(), ServiceError> {
         let ids = message.media_ids();
         if ids.is_empty() {
             return Ok(());
@@ -426,7 +340,7 @@ impl Composer {
         if found.is_empty() {
             Ok(())
         } else {
-            Err(ComposeError::Media(found))
+            Err(ServiceError::Media(found))
         }
     }
 }
@@ -444,13 +358,13 @@ pub fn personalise(
     message: &OutgoingMessage,
     variables: &Variables,
     personal: &PersonalisationContext,
-) -> Result<OutgoingMessage, ComposeError> {
+) -> Result<OutgoingMessage, ServiceError> {
     message
         .map_texts(|_, text| {
             Template::parse_checked(text, variables)
                 .map(|template| template.render(personal).into_string())
         })
-        .map_err(|(field, errors)| ComposeError::Template { field, errors })
+        .map_err(|(field, errors)| ServiceError::Template { field, errors })
 }
 
 fn policy(
@@ -459,8 +373,8 @@ fn policy(
     kind: ChannelKind,
     draft: &Draft,
     now: Millis,
-) -> Result<(PolicyDecision, String), ComposeError> {
-    let profile = PolicyProfile::builtin_for(kind, now).ok_or(ApiError::Internal)?;
+) -> Result<(PolicyDecision, String), ServiceError> {
+    let profile = PolicyProfile::builtin_for(kind, now).ok_or(ServiceError::Internal)?;
     let facts = match settings {
         ChannelSettings::Messenger(m) => {
             ChannelFacts::messenger(m.human_agent_permission, m.utility_messaging_permission)

@@ -11,10 +11,8 @@ use std::time::{Duration, Instant};
 use switchboard_automation::config::ChannelAutomations;
 use switchboard_channels::messenger::MessengerClient;
 use switchboard_channels::telegram::TelegramClient;
-use switchboard_domain::{ChannelId, ChannelSettings};
+use switchboard_domain::{ChannelId, ChannelKind, ChannelSettings};
 use switchboard_storage::{ChannelRecord, Store, StoreError, StoredAutomations};
-
-use crate::automation::legacy_automations;
 
 /// How long a cached channel is trusted before it is re-read (changes made on other nodes).
 const MAX_AGE: Duration = Duration::from_secs(10);
@@ -125,4 +123,19 @@ impl ChannelRegistry {
             .insert(live.record.id, live.clone());
         live
     }
+}
+
+/// What a channel's automations are when none were saved: the foundation's default reply (from
+/// the channel's `default_reply`), if any.
+pub fn legacy_automations(default_reply: Option<&str>, kind: ChannelKind) -> ChannelAutomations {
+    let _ = kind;
+    let mut config = ChannelAutomations::default();
+    if let Some(reply) = default_reply {
+        config.default_reply = switchboard_automation::config::AutoMessage::on(
+            switchboard_automation::localized::Localized::new(
+                switchboard_domain::OutgoingMessage::text(reply),
+            ),
+        );
+    }
+    config
 }
