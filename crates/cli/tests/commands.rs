@@ -79,3 +79,64 @@ fn an_unsupported_database_url_is_a_clear_error() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `switchboard user create`, with the password on standard input.
+fn create_user(url: &str, email: &str, role: &str, password: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args([
+            "user",
+            "create",
+            "--database-url",
+            url,
+            "--email",
+            email,
+            "--name",
+            "Olga",
+            "--role",
+            role,
+            "--password-stdin",
+        ])
+        .env("SWITCHBOARD_LOG", "warn")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run switchboard");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("{password}\n").as_bytes())
+        .expect("write the password");
+    child.wait_with_output().expect("wait")
+}
+
+#[test]
+fn the_first_owner_is_created_from_the_command_line_and_the_password_never_echoes() {
+    let path = std::env::temp_dir().join(format!("sb-user-{}.db", std::process::id()));
+    let url = format!("sqlite://{}", path.display());
+    let secret = "a long bootstrap password";
+
+    let out = create_user(&url, "agent@example.com", "agent", secret);
+    assert!(!out.status.success(), "the first user must be an owner");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("first user must be an owner"));
+
+    let out = create_user(&url, "Owner@Example.com", "owner", secret);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("owner@example.com (owner)"), "{stdout}");
+    assert!(!stdout.contains(secret) && !stderr.contains(secret));
+
+    let out = create_user(&url, "owner@example.com", "owner", secret);
+    assert!(!out.status.success(), "the address is taken");
+    let out = create_user(&url, "short@example.com", "agent", "short");
+    assert!(!out.status.success(), "a too-short password is refused");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 10 characters"));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
