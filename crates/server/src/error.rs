@@ -66,20 +66,10 @@ impl ApiError {
     }
 }
 
+/// The engine's own store errors (webhooks, dispatcher) are read as the service layer reads them.
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::NotFound => ApiError::NotFound,
-            StoreError::Conflict(_) => ApiError::Conflict("already exists".into()),
-            StoreError::Unavailable(err) => {
-                tracing::warn!(error = %err, "database unavailable");
-                ApiError::Unavailable
-            }
-            other => {
-                tracing::error!(error = %other, "storage error");
-                ApiError::Internal
-            }
-        }
+        ServiceError::from(e).into()
     }
 }
 

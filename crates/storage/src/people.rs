@@ -236,48 +236,33 @@ impl Store {
         if exists.is_none() {
             return Err(StoreError::NotFound);
         }
-        let text_fields: [(&str, Option<String>); 5] = [
-            ("name", changes.name),
-            ("role", changes.role.map(|r| r.as_str().to_owned())),
-            ("password_hash", changes.password_hash),
-            ("locale", changes.locale),
-            ("time_zone", changes.time_zone),
+        let fields: [(&str, Option<Column>); 8] = [
+            ("name", changes.name.map(Column::Text)),
+            (
+                "role",
+                changes.role.map(|r| Column::Text(r.as_str().into())),
+            ),
+            ("password_hash", changes.password_hash.map(Column::Text)),
+            ("locale", changes.locale.map(Column::Text)),
+            ("time_zone", changes.time_zone.map(Column::Text)),
+            (
+                "availability",
+                changes
+                    .availability
+                    .map(|a| Column::Text(a.as_str().into())),
+            ),
+            ("capacity", changes.capacity.map(Column::Number)),
+            ("active", changes.active.map(|a| Column::Number(a.into()))),
         ];
-        for (column, value) in text_fields {
-            if let Some(value) = value {
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "UPDATE users SET {column} = $1, updated_at = $2 WHERE id = $3"
-                )))
-                .bind(value)
-                .bind(now.0)
-                .bind(id.0)
-                .execute(&mut *tx)
-                .await?;
-            }
-        }
-        if let Some(a) = changes.availability {
-            sqlx::query("UPDATE users SET availability = $1, updated_at = $2 WHERE id = $3")
-                .bind(a.as_str())
-                .bind(now.0)
-                .bind(id.0)
-                .execute(&mut *tx)
-                .await?;
-        }
-        let number_fields = [
-            ("capacity", changes.capacity),
-            ("active", changes.active.map(i64::from)),
-        ];
-        for (column, value) in number_fields {
-            if let Some(value) = value {
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "UPDATE users SET {column} = $1, updated_at = $2 WHERE id = $3"
-                )))
-                .bind(value)
-                .bind(now.0)
-                .bind(id.0)
-                .execute(&mut *tx)
-                .await?;
-            }
+        for (column, value) in fields {
+            let Some(value) = value else { continue };
+            let sql = format!("UPDATE users SET {column} = $1, updated_at = $2 WHERE id = $3");
+            let query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            let query = match value {
+                Column::Text(text) => query.bind(text),
+                Column::Number(n) => query.bind(n),
+            };
+            query.bind(now.0).bind(id.0).execute(&mut *tx).await?;
         }
         if let Some(teams) = changes.team_ids {
             sqlx::query("DELETE FROM team_members WHERE user_id = $1")
@@ -635,6 +620,12 @@ impl Store {
         distinct.dedup();
         Ok(get::<i64>(&row, "n")? == distinct.len() as i64)
     }
+}
+
+/// A new value for one column of `users`.
+enum Column {
+    Text(String),
+    Number(i64),
 }
 
 /// A foreign key naming a row that does not exist is the caller's mistake, not an outage.
