@@ -467,7 +467,7 @@ async fn print_inbox(base: &str, token: &str) -> anyhow::Result<()> {
         );
         let contacts = get(format!("/api/v1/contacts?channel_id={id}")).await?;
         let conversations = get(format!("/api/v1/conversations?channel_id={id}")).await?;
-        for conversation in conversations.as_array().into_iter().flatten() {
+        for conversation in conversations["items"].as_array().into_iter().flatten() {
             let contact = contacts
                 .as_array()
                 .into_iter()
@@ -480,7 +480,7 @@ async fn print_inbox(base: &str, token: &str) -> anyhow::Result<()> {
                 .as_str()
                 .map(|s| format!(", came from ref \"{s}\""))
                 .unwrap_or_default();
-            let waiting = if conversation["status"] == "waiting" {
+            let waiting = if conversation["status"] == "pending" {
                 " — waiting for a human"
             } else {
                 ""

@@ -10,6 +10,7 @@ pub mod ids;
 pub mod message;
 pub mod people;
 pub mod policy;
+pub mod responsiveness;
 pub mod rich;
 pub mod send;
 pub mod template;

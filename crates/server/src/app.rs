@@ -186,8 +186,38 @@ fn private_routes() -> Router<AppState> {
         )
         .route("/api/v1/conversations", get(api::inbox::conversations))
         .route(
+            "/api/v1/conversations/{id}/assign",
+            post(api::inbox::assign),
+        )
+        .route("/api/v1/conversations/{id}/tags", put(api::inbox::set_tags))
+        .route(
+            "/api/v1/conversations/{id}/notes",
+            get(api::inbox::notes).post(api::inbox::add_note),
+        )
+        .route(
+            "/api/v1/conversations/{id}/snooze",
+            post(api::inbox::snooze),
+        )
+        .route("/api/v1/conversations/{id}/read", post(api::inbox::read))
+        .route(
+            "/api/v1/conversations/{id}/typing",
+            post(api::inbox::typing),
+        )
+        .route(
             "/api/v1/conversations/{id}/messages",
             get(api::inbox::messages).post(api::send::send),
+        )
+        .route(
+            "/api/v1/conversations/{id}/scheduled-messages",
+            get(api::send::scheduled_in),
+        )
+        .route(
+            "/api/v1/scheduled-messages/{id}",
+            get(api::send::scheduled).delete(api::send::cancel_scheduled),
+        )
+        .route(
+            "/api/v1/reports/responsiveness",
+            get(api::inbox::responsiveness),
         )
         .route("/api/v1/lint", post(api::send::lint_endpoint))
         .route("/api/v1/media", post(api::media::upload))
@@ -328,6 +358,7 @@ impl Server {
         for _ in 0..automation_workers.max(1) {
             background.spawn(automation.clone().run());
         }
+        background.spawn(send_later(state.service.clone()));
         background.spawn(
             crate::profiles::ProfileFetcher {
                 store: store.clone(),
@@ -376,6 +407,18 @@ fn hostname() -> String {
         .map(|h| h.trim().to_owned())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "node".into())
+}
+
+/// Sends agent messages whose time has come (every node runs one; claims keep them apart).
+async fn send_later(service: Service) {
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = service.send_due_scheduled().await {
+            tracing::warn!(error = %e, "scheduled messages not sent this round");
+        }
+    }
 }
 
 /// The service layer for command-line work on the database (`switchboard user create`): the

@@ -119,6 +119,7 @@ impl From<ServiceError> for ApiError {
             e @ ServiceError::Forbidden(_) => ApiError::Forbidden(e.to_string()),
             ServiceError::NotFound => ApiError::NotFound,
             ServiceError::Conflict(what) => ApiError::Conflict(what),
+            e @ ServiceError::AuthorInactive => ApiError::Conflict(e.to_string()),
             e @ ServiceError::IdempotencyKeyReused => ApiError::Unprocessable {
                 code: "idempotency_key_reused",
                 message: e.to_string(),

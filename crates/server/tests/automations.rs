@@ -234,7 +234,7 @@ async fn stop_in_indonesian_unsubscribes_says_goodbye_and_blocks_marketing(db: T
     let (_, conversations) = app
         .get_api(&format!("/api/v1/conversations?channel_id={}", bot.id))
         .await;
-    let conversation = conversations[0]["id"].as_i64().unwrap();
+    let conversation = conversations["items"][0]["id"].as_i64().unwrap();
     let (status, body) = app
         .post_api(
             &format!("/api/v1/conversations/{conversation}/messages"),
@@ -325,8 +325,12 @@ async fn three_unrecognised_messages_hand_over_and_automations_fall_silent(db: T
     let (_, conversations) = app
         .get_api(&format!("/api/v1/conversations?channel_id={}", bot.id))
         .await;
-    assert_eq!(conversations[0]["status"], "waiting");
-    assert!(conversations[0]["waiting_since"].as_i64().is_some());
+    assert_eq!(conversations["items"][0]["status"], "pending");
+    assert!(
+        conversations["items"][0]["waiting_since"]
+            .as_i64()
+            .is_some()
+    );
 
     // Automations are silent now; the person is waiting for a human.
     app.emulator
@@ -341,7 +345,7 @@ async fn three_unrecognised_messages_hand_over_and_automations_fall_silent(db: T
     );
 
     // An agent resolves it: automations answer again.
-    let conversation = conversations[0]["id"].as_i64().unwrap();
+    let conversation = conversations["items"][0]["id"].as_i64().unwrap();
     let (status, body) = app
         .send_api(
             Method::PUT,
@@ -571,7 +575,7 @@ mod bots {
         let (_, conversations) = app
             .get_api(&format!("/api/v1/conversations?channel_id={}", page.id))
             .await;
-        assert_eq!(conversations[0]["status"], "open");
+        assert_eq!(conversations["items"][0]["status"], "open");
         let _ = ChannelId(page.id);
         app.stop().await;
     }

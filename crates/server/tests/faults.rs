@@ -78,7 +78,8 @@ async fn twenty_percent_faults_end_every_message_terminal_and_none_twice(db: Tes
     let mut conversations: Vec<i64> = Vec::new();
     for list in [&conversations_fb, &conversations_tg] {
         conversations.extend(
-            list.as_array()
+            list["items"]
+                .as_array()
                 .unwrap()
                 .iter()
                 .map(|c| c["id"].as_i64().unwrap()),

@@ -100,7 +100,7 @@ async fn people_waiting(app: &TestApp) -> Vec<i64> {
     let path = format!("/api/v1/conversations?channel_id={}", page["id"]);
     wait_for(|| async {
         let (_, list) = app.get_api(&path).await;
-        let ids: Vec<i64> = list
+        let ids: Vec<i64> = list["items"]
             .as_array()
             .into_iter()
             .flatten()

@@ -138,7 +138,7 @@ async fn messenger_audio_goes_at_most_ten_per_second(db: TestDatabase) {
     let (_, conversations) = app
         .get_api(&format!("/api/v1/conversations?channel_id={}", page.id))
         .await;
-    for c in conversations.as_array().unwrap() {
+    for c in conversations["items"].as_array().unwrap() {
         let (status, body) = app
             .post_api(
                 &format!("/api/v1/conversations/{}/messages", c["id"]),

@@ -5,7 +5,7 @@ mod common;
 
 use common::{PASSWORD, spawn_app};
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{Value, json};
 use switchboard_emulator::TelegramUser;
 use switchboard_storage::on_both_backends;
 use switchboard_storage::testing::TestDatabase;
@@ -228,15 +228,28 @@ async fn an_agent_of_team_a_cannot_see_team_bs_customers(db: TestDatabase) {
     // Her own team's customer: list, thread and card.
     let (status, list) = get(format!("/api/v1/conversations?channel_id={}", shop_a.id)).await;
     assert_eq!(status, 200, "{list}");
-    assert_eq!(list[0]["id"], conversation_a);
+    assert_eq!(list["items"][0]["id"], conversation_a);
     let (status, _) = get(format!("/api/v1/conversations/{conversation_a}/messages")).await;
     assert_eq!(status, 200);
-    let contact_a = list[0]["contact_id"].as_i64().unwrap();
+    let contact_a = list["items"][0]["contact_id"].as_i64().unwrap();
     assert_eq!(get(format!("/api/v1/contacts/{contact_a}")).await.0, 200);
 
     // Team B's: as if it did not exist, wherever she looks.
-    let (status, _) = get(format!("/api/v1/conversations?channel_id={}", shop_b.id)).await;
-    assert_eq!(status, 404);
+    let (status, list) = get(format!("/api/v1/conversations?channel_id={}", shop_b.id)).await;
+    assert_eq!(status, 200);
+    assert!(list["items"].as_array().unwrap().is_empty(), "{list}");
+    let (_, everything) = get("/api/v1/conversations".into()).await;
+    let ids: Vec<&Value> = everything["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| &c["id"])
+        .collect();
+    assert_eq!(
+        ids,
+        vec![&json!(conversation_a)],
+        "her whole inbox is team A's"
+    );
     let (status, _) = get(format!("/api/v1/conversations/{conversation_b}/messages")).await;
     assert_eq!(status, 404);
     let (status, _) = get(format!("/api/v1/contacts?channel_id={}", shop_b.id)).await;
@@ -244,7 +257,7 @@ async fn an_agent_of_team_a_cannot_see_team_bs_customers(db: TestDatabase) {
     let (_, b_list) = app
         .get_api(&format!("/api/v1/conversations?channel_id={}", shop_b.id))
         .await;
-    let contact_b = b_list[0]["contact_id"].as_i64().unwrap();
+    let contact_b = b_list["items"][0]["contact_id"].as_i64().unwrap();
     assert_eq!(get(format!("/api/v1/contacts/{contact_b}")).await.0, 404);
     let (status, _) = app
         .as_person(

@@ -53,7 +53,7 @@ async fn names_are_fetched_once_and_used_to_personalise(db: TestDatabase) {
     let conversation = app
         .get_api(&format!("/api/v1/conversations?channel_id={}", page.id))
         .await
-        .1
+        .1["items"]
         .as_array()
         .unwrap()
         .iter()

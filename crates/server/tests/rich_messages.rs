@@ -69,7 +69,7 @@ async fn telegram_conversation(app: &TestApp, bot: &Channel, user: i64) -> i64 {
     let (_, conversations) = app
         .get_api(&format!("/api/v1/conversations?channel_id={}", bot.id))
         .await;
-    conversations[0]["id"].as_i64().unwrap()
+    conversations["items"][0]["id"].as_i64().unwrap()
 }
 
 async fn send(app: &TestApp, conversation: i64, message: Value) -> (u16, Value) {
@@ -170,7 +170,7 @@ async fn limits_are_checked_before_anything_is_queued(db: TestDatabase) {
     let (_, conversations) = app
         .get_api(&format!("/api/v1/conversations?channel_id={}", page.id))
         .await;
-    let conversation = conversations[0]["id"].as_i64().unwrap();
+    let conversation = conversations["items"][0]["id"].as_i64().unwrap();
 
     let (status, body) = send(
         &app,

@@ -56,6 +56,15 @@ async fn every_route_answers_each_role_as_the_matrix_says(db: TestDatabase) {
         )
         .await;
     let team = team["id"].as_i64().expect("team");
+    let later = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(2)).to_string();
+    let (status, scheduled) = app
+        .post_api(
+            &format!("/api/v1/conversations/{conversation}/messages"),
+            json!({"text": "Later", "send_at": later}),
+        )
+        .await;
+    assert_eq!(status, 201, "{scheduled}");
+    let scheduled = scheduled["scheduled_message"]["id"].as_i64().unwrap();
     let mut people = Vec::new();
     for role in ALL {
         people.push((
@@ -191,6 +200,73 @@ async fn every_route_answers_each_role_as_the_matrix_says(db: TestDatabase) {
             Method::PUT,
             format!("/api/v1/conversations/{conversation}/status"),
             Some(json!({"status": "open"})),
+            INBOX,
+        ),
+        route(Method::GET, "/api/v1/conversations".into(), None, INBOX),
+        route(
+            Method::GET,
+            format!("/api/v1/conversations/{conversation}/scheduled-messages"),
+            None,
+            INBOX,
+        ),
+        route(
+            Method::GET,
+            format!("/api/v1/scheduled-messages/{scheduled}"),
+            None,
+            INBOX,
+        ),
+        route(
+            Method::DELETE,
+            format!("/api/v1/scheduled-messages/{scheduled}"),
+            None,
+            INBOX,
+        ),
+        route(
+            Method::GET,
+            format!("/api/v1/reports/responsiveness?channel_id={c}"),
+            None,
+            CONTACT_MANAGERS,
+        ),
+        route(
+            Method::POST,
+            format!("/api/v1/conversations/{conversation}/assign"),
+            Some(json!({"user_id": null})),
+            INBOX,
+        ),
+        route(
+            Method::PUT,
+            format!("/api/v1/conversations/{conversation}/tags"),
+            Some(json!({"tags": ["vip"]})),
+            INBOX,
+        ),
+        route(
+            Method::GET,
+            format!("/api/v1/conversations/{conversation}/notes"),
+            None,
+            INBOX,
+        ),
+        route(
+            Method::POST,
+            format!("/api/v1/conversations/{conversation}/notes"),
+            Some(json!({"text": "checked the order"})),
+            INBOX,
+        ),
+        route(
+            Method::POST,
+            format!("/api/v1/conversations/{conversation}/snooze"),
+            Some(json!({"until": "2099-01-01T09:00:00Z"})),
+            INBOX,
+        ),
+        route(
+            Method::POST,
+            format!("/api/v1/conversations/{conversation}/read"),
+            None,
+            INBOX,
+        ),
+        route(
+            Method::POST,
+            format!("/api/v1/conversations/{conversation}/typing"),
+            None,
             INBOX,
         ),
         route(

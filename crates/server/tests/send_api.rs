@@ -33,7 +33,7 @@ async fn conversation_with(app: &TestApp, channel: &Channel, external_id: &str) 
         .iter()
         .find(|c| c["external_id"] == external_id)
         .expect("contact");
-    conversations
+    conversations["items"]
         .as_array()
         .into_iter()
         .flatten()

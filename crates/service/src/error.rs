@@ -54,6 +54,9 @@ pub enum ServiceError {
     NotFound,
     #[error("{0}")]
     Conflict(String),
+    /// The author of a message sent later was deactivated before it fell due.
+    #[error("the author of this message is no longer active")]
+    AuthorInactive,
     /// An `Idempotency-Key` reused with a different request body.
     #[error("this Idempotency-Key was used for a different request body")]
     IdempotencyKeyReused,

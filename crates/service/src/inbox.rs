@@ -93,16 +93,6 @@ impl Service {
         Ok(channel)
     }
 
-    pub async fn list_conversations(
-        &self,
-        actor: &Actor,
-        channel: ChannelId,
-    ) -> ServiceResult<Vec<ConversationRow>> {
-        let scope = self.conversation_scope(actor).await?;
-        let channel = self.visible_channel(&scope, channel).await?;
-        Ok(self.store.list_conversations(channel).await?)
-    }
-
     pub async fn conversation_messages(
         &self,
         actor: &Actor,

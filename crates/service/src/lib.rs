@@ -15,6 +15,7 @@ pub mod people;
 pub mod registry;
 pub mod secrets;
 pub mod send;
+pub mod team_inbox;
 pub mod throttle;
 
 use std::sync::Arc;

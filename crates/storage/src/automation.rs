@@ -211,8 +211,8 @@ impl Store {
         if !missing.is_empty() {
             for (channel, contact) in &missing {
                 sqlx::query(
-                    "INSERT INTO conversations (channel_id, contact_id, status, created_at)
-                     VALUES ($1, $2, 'open', $3) ON CONFLICT (contact_id) DO NOTHING",
+                    "INSERT INTO conversations (channel_id, contact_id, status, last_message_at, created_at)
+                     VALUES ($1, $2, 'open', $3, $3) ON CONFLICT (contact_id) DO NOTHING",
                 )
                 .bind(channel.0)
                 .bind(contact.0)

@@ -190,4 +190,9 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0012_poll_leases.sql"),
     ),
     (13, "people", include_str!("../migrations/0013_people.sql")),
+    (
+        14,
+        "team_inbox",
+        include_str!("../migrations/0014_team_inbox.sql"),
+    ),
 ];

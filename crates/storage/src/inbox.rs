@@ -6,7 +6,7 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 use switchboard_domain::{
     AuthorKind, ChannelId, ContactId, Content, ConversationId, Direction, MessageId, MessageStatus,
-    Millis,
+    Millis, UserId,
 };
 
 use crate::rows::{get, parse_enum, parse_json, placeholders};
@@ -45,8 +45,12 @@ pub struct ConversationRow {
     /// `open`, `waiting` (for a human, since `waiting_since`) or `resolved`.
     pub status: String,
     pub waiting_since: Option<Millis>,
-    /// The team member the conversation is assigned to.
+    /// Who automations handed the conversation to (a name from the flow, not a user).
     pub assignee: Option<String>,
+    /// The user the conversation is assigned to.
+    pub assignee_id: Option<UserId>,
+    /// Out of the list until then, or until the customer writes again.
+    pub snoozed_until: Option<Millis>,
     pub last_message_at: Option<Millis>,
     pub created_at: Millis,
     /// What automations remember about the conversation (JSON; the compare-and-set token when
@@ -71,7 +75,7 @@ pub struct MessageRow {
     pub sent_at: Option<Millis>,
 }
 
-fn contact_from_row(row: &AnyRow) -> Result<ContactRow> {
+pub(crate) fn contact_from_row(row: &AnyRow) -> Result<ContactRow> {
     Ok(ContactRow {
         id: ContactId(get(row, "id")?),
         channel_id: ChannelId(get(row, "channel_id")?),
@@ -91,7 +95,7 @@ fn contact_from_row(row: &AnyRow) -> Result<ContactRow> {
     })
 }
 
-fn conversation_from_row(row: &AnyRow) -> Result<ConversationRow> {
+pub(crate) fn conversation_from_row(row: &AnyRow) -> Result<ConversationRow> {
     Ok(ConversationRow {
         id: ConversationId(get(row, "id")?),
         channel_id: ChannelId(get(row, "channel_id")?),
@@ -99,6 +103,8 @@ fn conversation_from_row(row: &AnyRow) -> Result<ConversationRow> {
         status: get(row, "status")?,
         waiting_since: get::<Option<i64>>(row, "waiting_since")?.map(Millis),
         assignee: get(row, "assignee")?,
+        assignee_id: get::<Option<i64>>(row, "assignee_id")?.map(UserId),
+        snoozed_until: get::<Option<i64>>(row, "snoozed_until")?.map(Millis),
         last_message_at: get::<Option<i64>>(row, "last_message_at")?.map(Millis),
         created_at: Millis(get(row, "created_at")?),
         automation_state: get(row, "automation_state")?,
@@ -122,11 +128,11 @@ pub(crate) fn message_from_row(row: &AnyRow) -> Result<MessageRow> {
     })
 }
 
-const CONTACT_COLUMNS: &str = "id, channel_id, external_id, first_name, last_name, username, locale, source_ref, \
+pub(crate) const CONTACT_COLUMNS: &str = "id, channel_id, external_id, first_name, last_name, username, locale, source_ref, \
      source_kind, reachable, last_window_action_at, last_window_action_kind, subscribed, attributes, \
      created_at";
-const CONVERSATION_COLUMNS: &str = "id, channel_id, contact_id, status, waiting_since, assignee, last_message_at, \
-     created_at, automation_state";
+pub(crate) const CONVERSATION_COLUMNS: &str = "id, channel_id, contact_id, status, waiting_since, assignee, \
+     assignee_id, snoozed_until, last_message_at, created_at, automation_state";
 pub(crate) const MESSAGE_COLUMNS: &str = "id, conversation_id, direction, author_kind, text, content, status, \
      platform_message_id, error_class, error_detail, created_at, sent_at";
 

@@ -330,8 +330,9 @@ async fn upsert_conversations(
     let mut ids = HashMap::with_capacity(needed.len());
     for reopen in [true, false] {
         let group: Vec<_> = needed.iter().filter(|n| n.3 == reopen).collect();
+        // A customer's message reopens a resolved conversation and wakes a snoozed one.
         let status = if reopen {
-            "'open'"
+            "'open', snoozed_until = NULL"
         } else {
             "conversations.status"
         };

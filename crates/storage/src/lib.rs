@@ -23,6 +23,8 @@ mod outbox;
 mod people;
 mod poll_leases;
 mod rows;
+mod scheduled;
+mod team_inbox;
 pub mod testing;
 
 use std::time::Duration;
@@ -49,6 +51,8 @@ pub use people::{
     ApiTokenRow, AuditEntry, NewAuditEntry, NewSession, NewUser, SessionRow, TeamRow, UserChanges,
     UserRow,
 };
+pub use scheduled::{ScheduledOutcome, ScheduledRow};
+pub use team_inbox::{AssigneeFilter, InboxItem, InboxQuery, InboxStatus, NoteRow};
 
 /// Errors of the storage layer. The server maps them to HTTP once (503 for `Unavailable`).
 #[derive(Debug, thiserror::Error)]

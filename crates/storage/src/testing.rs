@@ -147,6 +147,28 @@ impl Drop for TestDatabase {
 
 /// Small fixtures the storage tests share: a Messenger page, a person's text message, a queued
 /// answer to it.
+/// Moves everything a person did `by_ms` into the past — how a test lets days go by for the
+/// policy (the window, the human-agent period) without waiting for them.
+pub async fn age_contact(store: &Store, contact: switchboard_domain::ContactId, by_ms: i64) {
+    sqlx::query(
+        "UPDATE contacts SET last_window_action_at = last_window_action_at - $1 WHERE id = $2",
+    )
+    .bind(by_ms)
+    .bind(contact.0)
+    .execute(&store.write)
+    .await
+    .expect("age the contact");
+    sqlx::query(
+        "UPDATE messages SET created_at = created_at - $1, sent_at = sent_at - $1
+         WHERE contact_id = $2",
+    )
+    .bind(by_ms)
+    .bind(contact.0)
+    .execute(&store.write)
+    .await
+    .expect("age the contact's messages");
+}
+
 pub mod fixtures {
     use switchboard_domain::{
         AuthorKind, ChannelId, ChannelSettings, ContactRef, Content, InboundEnvelope, InboundEvent,

@@ -7,6 +7,6 @@ mod signature;
 mod webhook;
 
 pub use profile::{PageProfile, messenger_locale};
-pub use send::{MessagingType, MessengerClient, Profile, classify_graph_error};
+pub use send::{MessagingType, MessengerClient, Profile, SenderAction, classify_graph_error};
 pub use signature::{SignatureError, verify_handshake, verify_signature};
 pub use webhook::{METADATA_PREFIX, ParsedWebhook, WebhookParseError, parse_webhook};

@@ -227,6 +227,16 @@ impl MessengerClient {
         })
     }
 
+    /// A sender action (D2): `mark_seen` (the person sees "Seen"), `typing_on`, `typing_off`.
+    pub async fn sender_action(&self, psid: &Psid, action: SenderAction) -> Result<(), SendError> {
+        self.post_json(
+            "me/messages",
+            &json!({ "recipient": { "id": psid.as_str() }, "sender_action": action.as_str() }),
+        )
+        .await
+        .map(drop)
+    }
+
     /// `GET {base}/{psid}?fields=first_name,last_name,locale`.
     pub async fn user_profile(&self, psid: &Psid) -> Result<Profile, SendError> {
         let request = self
@@ -404,5 +414,23 @@ mod tests {
             }
         );
         assert!(!rendered.contains("EAAG-secret"), "{rendered}");
+    }
+}
+
+/// What a page can show a person without a message (D2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SenderAction {
+    MarkSeen,
+    TypingOn,
+    TypingOff,
+}
+
+impl SenderAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SenderAction::MarkSeen => "mark_seen",
+            SenderAction::TypingOn => "typing_on",
+            SenderAction::TypingOff => "typing_off",
+        }
     }
 }

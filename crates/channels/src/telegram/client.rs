@@ -207,6 +207,18 @@ impl TelegramClient {
         self.call("getMe", &json!({}), None).await
     }
 
+    /// `sendChatAction` with `typing` (shown for up to 5 s, D2). Telegram has no read receipts
+    /// for bots, so there is no counterpart of Messenger's `mark_seen`.
+    pub async fn send_typing(&self, chat_id: i64) -> Result<(), SendError> {
+        self.call(
+            "sendChatAction",
+            &json!({ "chat_id": chat_id, "action": "typing" }),
+            None,
+        )
+        .await
+        .map(drop)
+    }
+
     /// `answerCallbackQuery`, which stops the spinner on the button the person tapped.
     pub async fn answer_callback_query(
         &self,

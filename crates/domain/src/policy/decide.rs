@@ -317,3 +317,55 @@ fn anchor_time(contact: &ContactFacts, anchor: Anchor) -> Option<Millis> {
         Anchor::LastWindowAction => contact.last_window_action_at,
     }
 }
+
+/// How a person can be answered now: what the inbox shows beside each conversation, before
+/// anyone types. Read from the same profile as [`decide`], and agreeing with it (a property test
+/// holds them together): `Open` means an agent's reply goes as a standard response, `HumanAgent`
+/// that it goes with the human-agent tag, `Closed` that a plain reply is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum WindowState {
+    /// Anything may be sent until `until` (the standard window).
+    Open { until: Millis },
+    /// Only replies written by people on the team, with the human-agent tag, until `until`.
+    HumanAgent { until: Millis },
+    /// Only what tags or templates allow.
+    Closed,
+    /// The platform has no window (Telegram).
+    Unlimited,
+}
+
+const HOUR_MS: i64 = 3_600_000;
+
+pub fn window_state(
+    profile: &PolicyProfile,
+    channel: &super::intent::ChannelFacts,
+    contact: &ContactFacts,
+    now: Millis,
+) -> WindowState {
+    let PlatformRules::Messenger(m) = profile.rules() else {
+        return WindowState::Unlimited;
+    };
+    if let Some(at) = contact.last_window_action_at
+        && m.window_open(Some(at), now)
+    {
+        return WindowState::Open {
+            until: Millis(at.0 + i64::from(m.window_hours()) * HOUR_MS),
+        };
+    }
+    let Some(ha) = m.human_agent() else {
+        return WindowState::Closed;
+    };
+    let anchor = anchor_time(contact, ha.counts_from());
+    match anchor {
+        Some(at)
+            if (!ha.requires_permission() || channel.human_agent_permission)
+                && ha.in_period(Some(at), now) =>
+        {
+            WindowState::HumanAgent {
+                until: Millis(at.0 + i64::from(ha.max_days()) * 24 * HOUR_MS),
+            }
+        }
+        _ => WindowState::Closed,
+    }
+}

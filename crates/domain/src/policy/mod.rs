@@ -20,7 +20,7 @@ mod profile;
 mod rules;
 
 pub use date::ProfileDate;
-pub use decide::decide;
+pub use decide::{WindowState, decide, window_state};
 pub use intent::{ChannelFacts, ContactFacts, Lane, SendAs, SendIntent};
 pub use parse::ProfileError;
 pub use profile::{

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use switchboard_domain::template::{Template, Variables};
-use switchboard_domain::{ChannelKind, ConversationId, OutgoingMessage};
+use switchboard_domain::{ChannelKind, ConversationId, Millis, OutgoingMessage};
 use switchboard_lint::Severity;
 use switchboard_service::Permission;
 use switchboard_service::send::{AgentMessage, Retry};
@@ -43,6 +43,9 @@ pub struct SendRequest {
     /// Spell-check language; defaults to the contact's locale.
     #[serde(default)]
     language: Option<String>,
+    /// Send later, at this RFC 3339 time: checked now and again when due.
+    #[serde(default)]
+    send_at: Option<String>,
 }
 
 /// The header a client sets to make a send safe to retry (see [`send`]).
@@ -67,6 +70,32 @@ pub async fn send(
         tag: req.tag,
         language: req.language,
     };
+    if let Some(send_at) = req.send_at {
+        if key.is_some() {
+            return Err(ApiError::Invalid {
+                field: "Idempotency-Key",
+                message: "a message sent later is one row already; retry by reading it".into(),
+            });
+        }
+        let at: jiff::Timestamp = send_at.parse().map_err(|_| ApiError::Invalid {
+            field: "send_at",
+            message: "an RFC 3339 time, e.g. 2026-12-04T09:00:00+01:00".into(),
+        })?;
+        let row = state
+            .service
+            .schedule_message(
+                &actor,
+                ConversationId(id),
+                request,
+                Millis(at.as_millisecond()),
+            )
+            .await?;
+        return Ok((
+            StatusCode::CREATED,
+            Json(serde_json::json!({ "scheduled_message": row })),
+        )
+            .into_response());
+    }
     let request_hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&body));
     let retry = key.map(|key| Retry {
         key,
@@ -166,4 +195,37 @@ fn one_message(
             message: "give exactly one of `text` and `message`".into(),
         }),
     }
+}
+
+/// `GET /api/v1/scheduled-messages/{id}`: its status, and the rule that stopped it if any.
+pub async fn scheduled(
+    ActorOf(actor): ActorOf,
+    State(state): State<AppState>,
+    Id(id): Id,
+) -> ApiResult<Json<Value>> {
+    let row = state.service.scheduled_message(&actor, id).await?;
+    Ok(Json(json!({ "scheduled_message": row })))
+}
+
+/// `GET /api/v1/conversations/{id}/scheduled-messages`.
+pub async fn scheduled_in(
+    ActorOf(actor): ActorOf,
+    State(state): State<AppState>,
+    Id(id): Id,
+) -> ApiResult<Json<Value>> {
+    let rows = state
+        .service
+        .scheduled_messages(&actor, ConversationId(id))
+        .await?;
+    Ok(Json(json!({ "items": rows })))
+}
+
+/// `DELETE /api/v1/scheduled-messages/{id}` → 204, or 409 once it is being sent.
+pub async fn cancel_scheduled(
+    ActorOf(actor): ActorOf,
+    State(state): State<AppState>,
+    Id(id): Id,
+) -> ApiResult<StatusCode> {
+    state.service.cancel_scheduled(&actor, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -176,7 +176,9 @@ impl TestApp {
         let (_, conversations) = self
             .get_api(&format!("/api/v1/conversations?channel_id={}", bot.id))
             .await;
-        let conversation = conversations[0]["id"].as_i64().expect("conversation");
+        let conversation = conversations["items"][0]["id"]
+            .as_i64()
+            .expect("conversation");
         (bot, conversation)
     }
 
@@ -189,7 +191,7 @@ impl TestApp {
         let (_, conversations) = self
             .get_api(&format!("/api/v1/conversations?channel_id={}", channel.id))
             .await;
-        let Some(conversation) = conversations
+        let Some(conversation) = conversations["items"]
             .as_array()
             .into_iter()
             .flatten()
