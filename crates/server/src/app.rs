@@ -41,6 +41,9 @@ pub struct AppState {
     /// restarted node (same node id) does not think it still holds its predecessor's leases.
     pub poll_holder: Arc<str>,
     pollers: Arc<Mutex<HashMap<ChannelId, JoinHandle<()>>>>,
+    /// Turns true when the server stops: endless responses (event streams) end so the graceful
+    /// shutdown does not wait for them forever.
+    pub closing: tokio::sync::watch::Receiver<bool>,
 }
 
 impl AppState {
@@ -219,6 +222,7 @@ fn private_routes() -> Router<AppState> {
             "/api/v1/reports/responsiveness",
             get(api::inbox::responsiveness),
         )
+        .route("/api/v1/events", get(api::events::stream))
         .route("/api/v1/lint", post(api::send::lint_endpoint))
         .route("/api/v1/media", post(api::media::upload))
         .route("/api/v1/media/{id}", get(api::media::info))
@@ -240,6 +244,7 @@ pub struct ServerHandle {
     pub node_id: String,
     poll_holder: Arc<str>,
     shutdown: Option<oneshot::Sender<()>>,
+    closing: tokio::sync::watch::Sender<bool>,
     serve: JoinHandle<std::io::Result<()>>,
     background: JoinSet<()>,
     pollers: Arc<Mutex<HashMap<ChannelId, JoinHandle<()>>>>,
@@ -252,6 +257,7 @@ impl ServerHandle {
 
     /// Stops accepting requests, lets in-flight ones finish, stops background work.
     pub async fn shutdown(mut self) {
+        let _ = self.closing.send(true);
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -302,6 +308,7 @@ impl Server {
         });
         let ingest =
             IngestHandle::start(store.clone(), shards, config.ingest_timeout, wake.clone());
+        let (closing_tx, closing_rx) = tokio::sync::watch::channel(false);
         let state = AppState {
             store: store.clone(),
             registry: registry.clone(),
@@ -328,6 +335,7 @@ impl Server {
             config: Arc::new(config.clone()),
             poll_holder: poll_holder.clone(),
             pollers: Arc::default(),
+            closing: closing_rx,
         };
         let dispatcher = Dispatcher {
             store: store.clone(),
@@ -393,6 +401,7 @@ impl Server {
             node_id,
             poll_holder,
             shutdown: Some(shutdown_tx),
+            closing: closing_tx,
             serve,
             background,
             pollers: state.pollers,

@@ -357,6 +357,35 @@ async fn every_route_answers_each_role_as_the_matrix_says(db: TestDatabase) {
         }
     }
     upload_is_open_to_every_role_and_closed_without_credentials(&app, &people, &mut wrong).await;
+    // The event stream never ends: only its status is read.
+    for (role, person) in &people {
+        let status = app
+            .http
+            .get(format!("{}/api/v1/events", app.base))
+            .header("cookie", format!("sb_session={}", person.cookie))
+            .send()
+            .await
+            .expect("events")
+            .status()
+            .as_u16();
+        let expected = if INBOX.contains(role) { 200 } else { 403 };
+        if status != expected {
+            wrong.push(format!(
+                "GET /api/v1/events as {role}: {status} (expected {expected})"
+            ));
+        }
+    }
+    let status = app
+        .http
+        .get(format!("{}/api/v1/events", app.base))
+        .send()
+        .await
+        .expect("events")
+        .status()
+        .as_u16();
+    if status != 401 {
+        wrong.push(format!("GET /api/v1/events without credentials: {status}"));
+    }
     assert!(
         wrong.is_empty(),
         "{} mismatches:\n{}",

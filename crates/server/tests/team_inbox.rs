@@ -23,6 +23,7 @@ on_both_backends!(
     the_response_rate_counts_people_not_automatic_answers,
     a_message_sent_later_goes_out_once_when_due_and_can_be_cancelled,
     a_message_sent_later_is_not_sent_when_the_window_closed_meanwhile,
+    the_event_stream_shows_each_agent_their_teams_news_and_their_mentions,
 );
 
 const PAGE: &str = "5550001";
@@ -677,5 +678,110 @@ async fn a_message_sent_later_is_not_sent_when_the_window_closed_meanwhile(db: T
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(texts_received(&app, "Still interested in the blue one?"), 0);
+    app.stop().await;
+}
+
+async fn the_event_stream_shows_each_agent_their_teams_news_and_their_mentions(db: TestDatabase) {
+    let Shop {
+        app,
+        page,
+        team,
+        conversations,
+    } = shop(db, 1).await;
+    app.settled_messages(&page, "240000000009900").await;
+    let conversation = conversations[0];
+    // Another team's bot, whose customers Ana and Bo never see.
+    let (_, elsewhere) = app
+        .bot_with_a_person_who_wrote("888:OTHER", TelegramUser::new(9001, "Zed"), "hi")
+        .await;
+    let ana = app.person("agent", "ana@example.com", &[team]).await;
+    let bo = app.person("agent", "bo@example.com", &[team]).await;
+    let sue = app.person("supervisor", "sue@example.com", &[]).await;
+    let mut ana_events = app.events(&ana, None).await;
+    let mut bo_events = app.events(&bo, None).await;
+
+    // The other bot's customer writes, then Ana's customer does, then Bo mentions Ana.
+    app.emulator
+        .telegram_user_sends_text("888:OTHER", TelegramUser::new(9001, "Zed"), "still there?")
+        .await;
+    app.emulator
+        .messenger_user_sends_text(PAGE, "240000000009900", "where is my parcel?")
+        .await;
+    let (status, _) = call(
+        &app,
+        &bo,
+        Method::POST,
+        &format!("/api/v1/conversations/{conversation}/notes"),
+        Some(json!({"text": "@ana you promised this one"})),
+    )
+    .await;
+    assert_eq!(status, 201);
+
+    let seen = ana_events
+        .until(Duration::from_secs(10), |e| e.kind == "note.mentioned")
+        .await;
+    assert!(
+        seen.iter().any(|e| e.kind == "message.created"
+            && e.data["conversation_id"] == conversation
+            && e.data["direction"] == "in"),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter().all(|e| e.data["conversation_id"] != elsewhere),
+        "another team's conversation leaked: {seen:?}"
+    );
+    let mention = seen.last().unwrap();
+    assert_eq!(mention.data["conversation_id"], conversation);
+    // Bo sees the customer's message but not a mention meant for Ana.
+    let bo_seen = bo_events
+        .until(Duration::from_secs(10), |e| {
+            e.kind == "message.created" && e.data["direction"] == "in"
+        })
+        .await;
+    assert!(bo_seen.iter().all(|e| e.kind != "note.mentioned"));
+    assert!(
+        bo_events
+            .next(Duration::from_millis(700))
+            .await
+            .is_none_or(|e| e.kind != "note.mentioned")
+    );
+
+    // Ana goes offline; meanwhile Sue gives her the conversation. Back, she resumes from her
+    // last event and misses nothing.
+    let last = mention.id.clone();
+    drop(ana_events);
+    let (status, _) = call(
+        &app,
+        &sue,
+        Method::POST,
+        &format!("/api/v1/conversations/{conversation}/assign"),
+        Some(json!({"user_id": ana.id})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let mut resumed = app.events(&ana, Some(&last)).await;
+    let after = resumed
+        .until(Duration::from_secs(10), |e| {
+            e.kind == "conversation.assigned"
+        })
+        .await;
+    assert_eq!(after.last().unwrap().data["assignee_id"], ana.id);
+    assert!(
+        after.iter().all(|e| e.kind != "note.mentioned"),
+        "nothing twice: {after:?}"
+    );
+
+    // A marketer has no conversation stream at all.
+    let mia = app.person("marketer", "mia@example.com", &[]).await;
+    let res = app
+        .http
+        .get(format!("{}/api/v1/events", app.base))
+        .header("cookie", format!("sb_session={}", mia.cookie))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 403);
+    drop(resumed);
+    drop(bo_events);
     app.stop().await;
 }

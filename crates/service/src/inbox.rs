@@ -188,7 +188,8 @@ impl Service {
         id: ConversationId,
         status: StatusChange,
     ) -> ServiceResult<ConversationRow> {
-        let conversation = self.writable_conversation(actor, id).await?.id;
+        let row = self.writable_conversation(actor, id).await?;
+        let conversation = row.id;
         for _ in 0..5 {
             let (raw, _) = self.store.conversation_automation(conversation).await?;
             let current: AutomationState = serde_json::from_str(&raw).unwrap_or_default();
@@ -210,6 +211,13 @@ impl Service {
                     actor,
                     "conversation.status",
                     Some(format!("conversation:{id}")),
+                    json!({ "status": status.as_str() }),
+                )
+                .await?;
+                self.emit(
+                    "conversation.updated",
+                    &row,
+                    None,
                     json!({ "status": status.as_str() }),
                 )
                 .await?;

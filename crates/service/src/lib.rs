@@ -10,6 +10,7 @@
 pub mod actor;
 pub mod compose;
 pub mod error;
+pub mod events;
 pub mod inbox;
 pub mod people;
 pub mod registry;

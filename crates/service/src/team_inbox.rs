@@ -320,6 +320,13 @@ impl Service {
             json!({ "from": conversation.assignee_id, "to": to }),
         )
         .await?;
+        self.emit(
+            "conversation.assigned",
+            &conversation,
+            None,
+            json!({ "assignee_id": to }),
+        )
+        .await?;
         self.conversation_line(actor, id).await
     }
 
@@ -339,7 +346,7 @@ impl Service {
         id: ConversationId,
         tags: Vec<String>,
     ) -> ServiceResult<Vec<String>> {
-        self.writable_conversation(actor, id).await?;
+        let conversation = self.writable_conversation(actor, id).await?;
         let mut clean: Vec<String> = Vec::with_capacity(tags.len());
         for tag in tags {
             let tag = tag.trim().to_lowercase();
@@ -353,10 +360,18 @@ impl Service {
         if clean.len() > MAX_TAGS {
             return Err(invalid("tags", format!("at most {MAX_TAGS} tags")));
         }
-        Ok(self
+        let tags = self
             .store
             .set_conversation_tags(id, &clean, Millis::now())
-            .await?)
+            .await?;
+        self.emit(
+            "conversation.updated",
+            &conversation,
+            None,
+            json!({ "tags": tags }),
+        )
+        .await?;
+        Ok(tags)
     }
 
     /// A private note (never sent to the customer). `@someone` mentions a user by the part of
@@ -401,6 +416,15 @@ impl Service {
                 Millis::now(),
             )
             .await?;
+        for user in &note.mentions {
+            self.emit(
+                "note.mentioned",
+                &conversation,
+                Some(*user),
+                json!({ "note_id": note.id, "author": note.author }),
+            )
+            .await?;
+        }
         Ok(note)
     }
 
@@ -416,11 +440,18 @@ impl Service {
         id: ConversationId,
         until: Millis,
     ) -> ServiceResult<ListItem> {
-        self.writable_conversation(actor, id).await?;
+        let conversation = self.writable_conversation(actor, id).await?;
         if until <= Millis::now() {
             return Err(invalid("until", "a snooze ends in the future"));
         }
         self.store.snooze_conversation(id, Some(until)).await?;
+        self.emit(
+            "conversation.updated",
+            &conversation,
+            None,
+            json!({ "snoozed_until": until }),
+        )
+        .await?;
         self.conversation_line(actor, id).await
     }
 

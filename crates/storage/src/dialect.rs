@@ -195,4 +195,9 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "team_inbox",
         include_str!("../migrations/0014_team_inbox.sql"),
     ),
+    (
+        15,
+        "inbox_events",
+        include_str!("../migrations/0015_inbox_events.sql"),
+    ),
 ];

@@ -14,6 +14,7 @@ mod automation;
 mod channels;
 mod contacts;
 pub mod dialect;
+mod events;
 mod idempotency;
 mod inbox;
 mod ingest;
@@ -39,6 +40,7 @@ pub use automation::{
 pub use channels::{ChannelRecord, NewChannel};
 pub use contacts::{ChannelAlert, PendingProfile, ProfileFacts};
 pub use dialect::Backend;
+pub use events::{InboxEventRow, NewMessageRow};
 pub use idempotency::{IDEMPOTENCY_TTL_MS, IdempotencyKey, Idempotent, StoredResponse};
 pub use inbox::{ContactRow, ConversationRow, MessageRow, SendContext};
 pub use ingest::{IngestItem, IngestOutcome, OutgoingDraft};

@@ -4,6 +4,7 @@
 
 pub mod automations;
 pub mod channels;
+pub mod events;
 pub mod inbox;
 pub mod media;
 pub mod people;

@@ -378,3 +378,97 @@ impl TestApp {
         (status, res.json().await.unwrap_or(Value::Null))
     }
 }
+
+/// A Server-Sent Events stream as a browser's EventSource reads it.
+pub struct EventStream {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+/// One event: its `id:`, `event:` and parsed `data:`.
+#[derive(Debug, Clone)]
+pub struct StreamEvent {
+    pub id: String,
+    pub kind: String,
+    pub data: Value,
+}
+
+impl TestApp {
+    /// Opens `GET /api/v1/events` as `person`, resuming after `last_event_id` if given.
+    pub async fn events(&self, person: &Person, last_event_id: Option<&str>) -> EventStream {
+        let mut req = self
+            .http
+            .get(format!("{}/api/v1/events", self.base))
+            .header("cookie", format!("sb_session={}", person.cookie));
+        if let Some(id) = last_event_id {
+            req = req.header("last-event-id", id);
+        }
+        let response = req.send().await.expect("event stream");
+        assert_eq!(response.status().as_u16(), 200);
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/event-stream")
+        );
+        EventStream {
+            response,
+            buffer: String::new(),
+        }
+    }
+}
+
+impl EventStream {
+    /// The next event within `wait`, or `None`.
+    pub async fn next(&mut self, wait: Duration) -> Option<StreamEvent> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            while let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let (mut id, mut kind, mut data) = (String::new(), String::new(), String::new());
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("id:") {
+                        id = v.trim().to_owned();
+                    } else if let Some(v) = line.strip_prefix("event:") {
+                        kind = v.trim().to_owned();
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push_str(v.trim());
+                    }
+                }
+                if !kind.is_empty() {
+                    return Some(StreamEvent {
+                        id,
+                        kind,
+                        data: serde_json::from_str(&data).unwrap_or(Value::Null),
+                    });
+                }
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.response.chunk())
+                .await
+                .ok()?
+                .ok()??;
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+
+    /// Events until one matches `until` (included), within `wait`.
+    pub async fn until(
+        &mut self,
+        wait: Duration,
+        until: impl Fn(&StreamEvent) -> bool,
+    ) -> Vec<StreamEvent> {
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let Some(event) = self.next(left).await else {
+                panic!("no matching event within {wait:?}; got {seen:?}");
+            };
+            let done = until(&event);
+            seen.push(event);
+            if done {
+                return seen;
+            }
+        }
+    }
+}
