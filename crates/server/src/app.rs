@@ -223,6 +223,7 @@ fn private_routes() -> Router<AppState> {
             get(api::inbox::responsiveness),
         )
         .route("/api/v1/events", get(api::events::stream))
+        .route("/api/v1/search", get(api::inbox::search))
         .route("/api/v1/lint", post(api::send::lint_endpoint))
         .route("/api/v1/media", post(api::media::upload))
         .route("/api/v1/media/{id}", get(api::media::info))
@@ -367,6 +368,7 @@ impl Server {
             background.spawn(automation.clone().run());
         }
         background.spawn(send_later(state.service.clone()));
+        background.spawn(index_for_search(state.service.clone()));
         background.spawn(
             crate::profiles::ProfileFetcher {
                 store: store.clone(),
@@ -426,6 +428,26 @@ async fn send_later(service: Service) {
         tick.tick().await;
         if let Err(e) = service.send_due_scheduled().await {
             tracing::warn!(error = %e, "scheduled messages not sent this round");
+        }
+    }
+}
+
+/// Keeps the search index a moment behind what is stored (ingest itself writes no index).
+async fn index_for_search(service: Service) {
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        loop {
+            match service.index_for_search().await {
+                // A full batch: more is waiting.
+                Ok(n) if n >= 500 => continue,
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "search indexing deferred");
+                    break;
+                }
+            }
         }
     }
 }

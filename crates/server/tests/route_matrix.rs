@@ -203,6 +203,7 @@ async fn every_route_answers_each_role_as_the_matrix_says(db: TestDatabase) {
             INBOX,
         ),
         route(Method::GET, "/api/v1/conversations".into(), None, INBOX),
+        route(Method::GET, "/api/v1/search?q=ciao".into(), None, ALL),
         route(
             Method::GET,
             format!("/api/v1/conversations/{conversation}/scheduled-messages"),

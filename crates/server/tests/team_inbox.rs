@@ -24,6 +24,7 @@ on_both_backends!(
     a_message_sent_later_goes_out_once_when_due_and_can_be_cancelled,
     a_message_sent_later_is_not_sent_when_the_window_closed_meanwhile,
     the_event_stream_shows_each_agent_their_teams_news_and_their_mentions,
+    search_finds_words_in_five_languages_within_what_each_person_may_see,
 );
 
 const PAGE: &str = "5550001";
@@ -783,5 +784,121 @@ async fn the_event_stream_shows_each_agent_their_teams_news_and_their_mentions(d
     assert_eq!(res.status().as_u16(), 403);
     drop(resumed);
     drop(bo_events);
+    app.stop().await;
+}
+
+async fn search(app: &TestApp, who: &Person, q: &str) -> Vec<Value> {
+    let (status, body) = call(
+        app,
+        who,
+        Method::GET,
+        &format!("/api/v1/search?q={}", urlencode(q)),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    body["items"].as_array().cloned().unwrap_or_default()
+}
+
+fn urlencode(q: &str) -> String {
+    q.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+async fn search_finds_words_in_five_languages_within_what_each_person_may_see(db: TestDatabase) {
+    let Shop {
+        app, page, team, ..
+    } = shop(db, 1).await;
+    let texts = [
+        ("240000000009910", "Where is my parcel?"),
+        ("240000000009911", "Il pacco è arrivato rotto"),
+        ("240000000009912", "Paket saya belum sampai"),
+        ("240000000009913", "Paketti on myöhässä"),
+        ("240000000009914", "أين طلبي من فضلك"),
+    ];
+    for (psid, text) in texts {
+        app.emulator
+            .messenger_user_sends_text(PAGE, psid, text)
+            .await;
+    }
+    let (_, elsewhere) = app
+        .bot_with_a_person_who_wrote(
+            "999:ELSE",
+            TelegramUser::new(9100, "Zed"),
+            "a parcel for another team",
+        )
+        .await;
+    let ana = app.person("agent", "ana@example.com", &[team]).await;
+    let sue = app.person("supervisor", "sue@example.com", &[]).await;
+    let mia = app.person("marketer", "mia@example.com", &[]).await;
+    let (_, list) = app
+        .get_api(&format!("/api/v1/conversations?channel_id={}", page.id))
+        .await;
+    let first = list["items"].as_array().unwrap().last().unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let (status, _) = call(
+        &app,
+        &ana,
+        Method::POST,
+        &format!("/api/v1/conversations/{first}/notes"),
+        Some(json!({"text": "parcel refund approved by the warehouse"})),
+    )
+    .await;
+    assert_eq!(status, 201);
+
+    // Indexing follows storage within a moment.
+    let found = wait_for(|| async {
+        let hits = search(&app, &sue, "parcel").await;
+        (hits.len() >= 3).then_some(hits)
+    })
+    .await;
+    assert!(
+        found.iter().any(|h| h["conversation_id"] == elsewhere),
+        "a supervisor sees every team: {found:?}"
+    );
+    assert!(found.iter().any(|h| h["kind"] == "note"), "{found:?}");
+
+    let mine = search(&app, &ana, "parcel").await;
+    assert!(!mine.is_empty());
+    assert!(
+        mine.iter().all(|h| h["conversation_id"] != elsewhere),
+        "another team's customer leaked: {mine:?}"
+    );
+    for (word, expect) in [
+        ("pacco", "Il pacco"),
+        ("belum sampai", "belum sampai"),
+        ("myöhässä", "myöhässä"),
+        ("طلبي", "طلبي"),
+    ] {
+        let hits = search(&app, &ana, word).await;
+        assert!(
+            hits.iter()
+                .any(|h| h["kind"] == "message" && h["snippet"].as_str().unwrap().contains(expect)),
+            "{word}: {hits:?}"
+        );
+    }
+    // Query syntax typed by a person stays literal.
+    assert!(
+        search(&app, &ana, "parcel\" OR *")
+            .await
+            .iter()
+            .all(|h| h["conversation_id"] != elsewhere)
+    );
+
+    // Marketers find people, never conversation text.
+    let theirs = search(&app, &mia, "parcel").await;
+    assert!(theirs.iter().all(|h| h["kind"] == "contact"), "{theirs:?}");
+    let zed = search(&app, &mia, "zed").await;
+    assert!(zed.iter().any(|h| h["kind"] == "contact"), "{zed:?}");
+    let (status, _) = call(&app, &ana, Method::GET, "/api/v1/search?q=", None).await;
+    assert_eq!(status, 422);
     app.stop().await;
 }

@@ -14,6 +14,7 @@ pub mod events;
 pub mod inbox;
 pub mod people;
 pub mod registry;
+pub mod search;
 pub mod secrets;
 pub mod send;
 pub mod team_inbox;

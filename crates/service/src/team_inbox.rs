@@ -416,6 +416,15 @@ impl Service {
                 Millis::now(),
             )
             .await?;
+        self.store
+            .index_note(
+                note.id,
+                conversation.id,
+                conversation.channel_id,
+                conversation.contact_id,
+                &note.text,
+            )
+            .await?;
         for user in &note.mentions {
             self.emit(
                 "note.mentioned",

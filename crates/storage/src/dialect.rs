@@ -129,15 +129,51 @@ impl Backend {
             Backend::Sqlite => "BLOB",
             Backend::Postgres => "BYTEA",
         };
-        MIGRATIONS
+        let shared = MIGRATIONS
             .iter()
+            .map(|(version, name, sql)| (*version, *name, *sql));
+        let own = PER_BACKEND_MIGRATIONS
+            .iter()
+            .map(|(version, name, sqlite, postgres)| {
+                let sql = match self {
+                    Backend::Sqlite => *sqlite,
+                    Backend::Postgres => *postgres,
+                };
+                (*version, *name, sql)
+            });
+        let mut all: Vec<(i64, &'static str, String)> = shared
+            .chain(own)
             .map(|(version, name, sql)| {
                 let sql = sql.replace("{{ID}}", id).replace("{{BLOB}}", blob);
-                (*version, *name, sql)
+                (version, name, sql)
             })
-            .collect()
+            .collect();
+        all.sort_by_key(|(version, _, _)| *version);
+        all
+    }
+
+    /// Full-text search: FTS5 on SQLite, a tsvector with a GIN index on PostgreSQL.
+    pub(crate) fn search_insert(self) -> &'static str {
+        match self {
+            Backend::Sqlite => {
+                "INSERT INTO search_docs (body, kind, ref_id, conversation_id, channel_id, contact_id)
+                 VALUES ($1, $2, $3, $4, $5, $6)"
+            }
+            Backend::Postgres => {
+                "INSERT INTO search_docs (body, kind, ref_id, conversation_id, channel_id, contact_id, tsv)
+                 VALUES ($1, $2, $3, $4, $5, $6, to_tsvector('simple', $1)) ON CONFLICT DO NOTHING"
+            }
+        }
     }
 }
+
+/// Migrations that must differ per database (version, name, SQLite, PostgreSQL).
+const PER_BACKEND_MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
+    16,
+    "search",
+    include_str!("../migrations/0016_search.sqlite.sql"),
+    include_str!("../migrations/0016_search.postgres.sql"),
+)];
 
 /// Schema migrations, in order. Written once in the subset both databases share.
 const MIGRATIONS: &[(i64, &str, &str)] = &[

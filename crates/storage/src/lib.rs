@@ -25,6 +25,7 @@ mod people;
 mod poll_leases;
 mod rows;
 mod scheduled;
+mod search;
 mod team_inbox;
 pub mod testing;
 
@@ -54,6 +55,7 @@ pub use people::{
     UserRow,
 };
 pub use scheduled::{ScheduledOutcome, ScheduledRow};
+pub use search::SearchHit;
 pub use team_inbox::{AssigneeFilter, InboxItem, InboxQuery, InboxStatus, NoteRow};
 
 /// Errors of the storage layer. The server maps them to HTTP once (503 for `Unavailable`).

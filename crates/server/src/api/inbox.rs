@@ -321,3 +321,22 @@ pub async fn responsiveness(
         .await?;
     Ok(Json(json!(report)))
 }
+
+#[derive(Deserialize)]
+pub struct SearchQuery {
+    q: Option<String>,
+    limit: Option<i64>,
+}
+
+/// `GET /api/v1/search?q=&limit=` → `{"items":[{"kind","conversation_id","contact_id","snippet"}]}`.
+pub async fn search(
+    ActorOf(actor): ActorOf,
+    State(state): State<AppState>,
+    Query(q): Query<SearchQuery>,
+) -> ApiResult<Json<Value>> {
+    let hits = state
+        .service
+        .search(&actor, q.q.as_deref().unwrap_or(""), q.limit)
+        .await?;
+    Ok(Json(json!({ "items": hits })))
+}
