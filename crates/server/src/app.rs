@@ -178,7 +178,14 @@ fn private_routes() -> Router<AppState> {
             put(api::inbox::set_status),
         )
         .route("/api/v1/contacts", get(api::inbox::contacts))
-        .route("/api/v1/contacts/{id}", get(api::inbox::contact))
+        .route(
+            "/api/v1/contacts/{id}",
+            get(api::inbox::contact).delete(api::inbox::erase_contact),
+        )
+        .route(
+            "/api/v1/contacts/{id}/export",
+            get(api::inbox::export_contact),
+        )
         .route(
             "/api/v1/contacts/{id}/subscription",
             put(api::inbox::set_subscription),

@@ -203,6 +203,12 @@ async fn every_route_answers_each_role_as_the_matrix_says(db: TestDatabase) {
             INBOX,
         ),
         route(Method::GET, "/api/v1/conversations".into(), None, INBOX),
+        route(
+            Method::GET,
+            format!("/api/v1/contacts/{contact}/export"),
+            None,
+            MANAGERS,
+        ),
         route(Method::GET, "/api/v1/search?q=ciao".into(), None, ALL),
         route(
             Method::GET,
@@ -301,6 +307,13 @@ async fn every_route_answers_each_role_as_the_matrix_says(db: TestDatabase) {
             ALL,
         ),
         route(Method::GET, "/api/v1/media/999999".into(), None, ALL),
+        // Last: it erases the contact the routes above use.
+        route(
+            Method::DELETE,
+            format!("/api/v1/contacts/{contact}"),
+            None,
+            MANAGERS,
+        ),
     ];
 
     let mut wrong = Vec::new();

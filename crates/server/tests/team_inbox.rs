@@ -25,6 +25,7 @@ on_both_backends!(
     a_message_sent_later_is_not_sent_when_the_window_closed_meanwhile,
     the_event_stream_shows_each_agent_their_teams_news_and_their_mentions,
     search_finds_words_in_five_languages_within_what_each_person_may_see,
+    a_person_is_exported_and_then_erased_leaving_only_counts,
 );
 
 const PAGE: &str = "5550001";
@@ -900,5 +901,101 @@ async fn search_finds_words_in_five_languages_within_what_each_person_may_see(db
     assert!(zed.iter().any(|h| h["kind"] == "contact"), "{zed:?}");
     let (status, _) = call(&app, &ana, Method::GET, "/api/v1/search?q=", None).await;
     assert_eq!(status, 422);
+    app.stop().await;
+}
+
+async fn a_person_is_exported_and_then_erased_leaving_only_counts(db: TestDatabase) {
+    let Shop {
+        app,
+        page,
+        team,
+        conversations,
+    } = shop(db, 1).await;
+    let psid = "240000000009900";
+    app.emulator
+        .messenger_user_sends_text(PAGE, psid, "My address is Via Roma 12, Milano")
+        .await;
+    app.settled_messages(&page, psid).await;
+    let conversation = conversations[0];
+    let ana = app.person("agent", "ana@example.com", &[team]).await;
+    let owner = app.person("owner", "olga@example.com", &[]).await;
+    let (status, _) = call(
+        &app,
+        &ana,
+        Method::POST,
+        &format!("/api/v1/conversations/{conversation}/notes"),
+        Some(json!({"text": "Via Roma delivery needs a call first"})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let contact = customer_conversation(&app, &page).await.1;
+    wait_for(|| async { (!search(&app, &owner, "Roma").await.is_empty()).then_some(()) }).await;
+
+    // Her data, as one document — for owners and admins only.
+    let (status, _) = call(
+        &app,
+        &ana,
+        Method::GET,
+        &format!("/api/v1/contacts/{contact}/export"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, export) = call(
+        &app,
+        &owner,
+        Method::GET,
+        &format!("/api/v1/contacts/{contact}/export"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{export}");
+    assert!(export.to_string().contains("Via Roma 12"), "{export}");
+    assert_eq!(
+        export["notes"][0]["text"],
+        "Via Roma delivery needs a call first"
+    );
+    let count = export["messages"].as_array().unwrap().len();
+
+    // Erased: texts, notes and the index go; the counts stay.
+    let (status, _) = call(
+        &app,
+        &ana,
+        Method::DELETE,
+        &format!("/api/v1/contacts/{contact}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, _) = call(
+        &app,
+        &owner,
+        Method::DELETE,
+        &format!("/api/v1/contacts/{contact}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (_, messages) = app
+        .get_api(&format!("/api/v1/conversations/{conversation}/messages"))
+        .await;
+    let messages = messages.as_array().unwrap();
+    assert_eq!(messages.len(), count, "the rows reports count stay");
+    assert!(messages.iter().all(|m| m["text"].is_null()), "{messages:?}");
+    let (_, export) = call(
+        &app,
+        &owner,
+        Method::GET,
+        &format!("/api/v1/contacts/{contact}/export"),
+        None,
+    )
+    .await;
+    let text = export.to_string();
+    assert!(!text.contains("Roma") && !text.contains(psid), "{text}");
+    assert!(search(&app, &owner, "Roma").await.is_empty());
+    let (_, log) = app.get_api("/api/v1/audit").await;
+    assert!(log["items"].as_array().unwrap().iter().any(|e| e["action"] == "contact.erased"
+        && e["target"] == format!("contact:{contact}")));
+    assert!(!log.to_string().contains("Roma"));
     app.stop().await;
 }

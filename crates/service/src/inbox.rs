@@ -306,3 +306,40 @@ impl Service {
         Ok(self.store.get_media(id).await?)
     }
 }
+
+impl Service {
+    /// Everything Switchboard holds about a person, as one JSON document. Audited.
+    pub async fn export_contact(
+        &self,
+        actor: &Actor,
+        id: ContactId,
+    ) -> ServiceResult<switchboard_storage::ContactExport> {
+        let contact = self.visible_contact(actor, id).await?;
+        actor.require(Permission::ContactDataRights)?;
+        let export = self.store.export_contact(contact.id, Millis::now()).await?;
+        self.audit(
+            actor,
+            "contact.exported",
+            Some(format!("contact:{id}")),
+            json!({}),
+        )
+        .await?;
+        Ok(export)
+    }
+
+    /// Erases a person's data (texts, media references, name, attributes, tags, notes, raw
+    /// payloads); anonymous counts for reports stay. Audited — the audit line names the contact
+    /// id, never what was erased.
+    pub async fn erase_contact(&self, actor: &Actor, id: ContactId) -> ServiceResult<()> {
+        let contact = self.visible_contact(actor, id).await?;
+        actor.require(Permission::ContactDataRights)?;
+        self.store.erase_contact(contact.id, Millis::now()).await?;
+        self.audit(
+            actor,
+            "contact.erased",
+            Some(format!("contact:{id}")),
+            json!({}),
+        )
+        .await
+    }
+}

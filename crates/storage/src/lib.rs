@@ -13,6 +13,7 @@
 mod automation;
 mod channels;
 mod contacts;
+mod data_rights;
 pub mod dialect;
 mod events;
 mod idempotency;
@@ -40,6 +41,7 @@ pub use automation::{
 };
 pub use channels::{ChannelRecord, NewChannel};
 pub use contacts::{ChannelAlert, PendingProfile, ProfileFacts};
+pub use data_rights::ContactExport;
 pub use dialect::Backend;
 pub use events::{InboxEventRow, NewMessageRow};
 pub use idempotency::{IDEMPOTENCY_TTL_MS, IdempotencyKey, Idempotent, StoredResponse};

@@ -11,7 +11,7 @@ use std::collections::HashSet;
 
 use switchboard_domain::{ChannelId, ContactId, ConversationId};
 
-use crate::rows::{get, placeholders};
+use crate::rows::{ROWS_PER_STATEMENT, get, placeholders};
 use crate::{Backend, Result, Store};
 
 /// Ids behind the position that every run reads again.
@@ -38,11 +38,12 @@ struct Doc<'a> {
 
 impl Store {
     /// Indexes messages stored since the last run (up to `batch`); returns how many it added.
+    /// The reads run on the read pool; the writer (SQLite's only connection) is held just for
+    /// a few multi-row inserts, so ingest hardly waits for the index.
     pub async fn index_new_messages(&self, batch: i64) -> Result<usize> {
-        let mut tx = self.write.begin().await?;
         let position: i64 =
             sqlx::query("SELECT last_id FROM search_positions WHERE source = 'messages'")
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&self.read)
                 .await?
                 .map(|r| get(&r, "last_id"))
                 .transpose()?
@@ -54,11 +55,12 @@ impl Store {
         )
         .bind(low)
         .bind(LOOKBACK + batch)
-        .fetch_all(&mut *tx)
+        .fetch_all(&self.read)
         .await?;
-        if rows.is_empty() {
+        let Some(last) = rows.last() else {
             return Ok(0);
-        }
+        };
+        let highest: i64 = get(last, "id")?;
         let indexed_sql = match self.backend {
             Backend::Sqlite => {
                 "SELECT ref_id FROM search_refs WHERE kind = 'message' AND ref_id > $1"
@@ -69,30 +71,31 @@ impl Store {
         };
         let indexed: HashSet<i64> = sqlx::query(indexed_sql)
             .bind(low)
-            .fetch_all(&mut *tx)
+            .fetch_all(&self.read)
             .await?
             .iter()
             .map(|r| get(r, "ref_id"))
             .collect::<Result<_>>()?;
-        let mut added = 0;
-        let mut highest = position;
+        let mut docs = Vec::new();
         for row in &rows {
             let id: i64 = get(row, "id")?;
-            highest = highest.max(id);
-            if indexed.contains(&id) {
-                continue;
+            if !indexed.contains(&id) {
+                docs.push(OwnedDoc {
+                    ref_id: id,
+                    conversation: get(row, "conversation_id")?,
+                    channel: get(row, "channel_id")?,
+                    contact: get(row, "contact_id")?,
+                    body: get(row, "text")?,
+                });
             }
-            let text: String = get(row, "text")?;
-            let doc = Doc {
-                kind: "message",
-                ref_id: id,
-                conversation: get(row, "conversation_id")?,
-                channel: get(row, "channel_id")?,
-                contact: get(row, "contact_id")?,
-                body: &text,
-            };
-            insert_doc(&mut tx, self.backend, &doc).await?;
-            added += 1;
+        }
+        if docs.is_empty() && highest <= position {
+            return Ok(0);
+        }
+        let mut tx = self.write.begin().await?;
+        let mut added = 0;
+        for chunk in docs.chunks(ROWS_PER_STATEMENT / 2) {
+            added += insert_messages(&mut tx, self.backend, chunk).await?;
         }
         sqlx::query(
             "INSERT INTO search_positions (source, last_id) VALUES ('messages', $1)
@@ -100,7 +103,7 @@ impl Store {
                WHEN excluded.last_id > search_positions.last_id THEN excluded.last_id
                ELSE search_positions.last_id END",
         )
-        .bind(highest)
+        .bind(highest.max(position))
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -265,6 +268,87 @@ impl Store {
                 })
             })
             .collect()
+    }
+}
+
+/// A message to index, read before the write transaction.
+struct OwnedDoc {
+    ref_id: i64,
+    conversation: i64,
+    channel: i64,
+    contact: i64,
+    body: String,
+}
+
+/// Indexes a chunk of messages in two (SQLite) or one (PostgreSQL) statements; documents
+/// another run wrote meanwhile are skipped. Returns how many were added.
+async fn insert_messages(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    backend: Backend,
+    docs: &[OwnedDoc],
+) -> Result<usize> {
+    if docs.is_empty() {
+        return Ok(0);
+    }
+    match backend {
+        Backend::Sqlite => {
+            let sql = format!(
+                "INSERT INTO search_refs (kind, ref_id) VALUES {} ON CONFLICT DO NOTHING
+                 RETURNING ref_id",
+                backend.values_rows(docs.len(), 2, 0)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for d in docs {
+                q = q.bind("message").bind(d.ref_id);
+            }
+            let fresh: HashSet<i64> = q
+                .fetch_all(&mut **tx)
+                .await?
+                .iter()
+                .map(|r| get(r, "ref_id"))
+                .collect::<Result<_>>()?;
+            let fresh: Vec<&OwnedDoc> = docs.iter().filter(|d| fresh.contains(&d.ref_id)).collect();
+            if fresh.is_empty() {
+                return Ok(0);
+            }
+            let sql = format!(
+                "INSERT INTO search_docs (body, kind, ref_id, conversation_id, channel_id, contact_id)
+                 VALUES {}",
+                backend.values_rows(fresh.len(), 6, 0)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for d in &fresh {
+                q = q
+                    .bind(d.body.as_str())
+                    .bind("message")
+                    .bind(d.ref_id)
+                    .bind(d.conversation)
+                    .bind(d.channel)
+                    .bind(d.contact);
+            }
+            q.execute(&mut **tx).await?;
+            Ok(fresh.len())
+        }
+        Backend::Postgres => {
+            let sql = format!(
+                "INSERT INTO search_docs (body, kind, ref_id, conversation_id, channel_id, contact_id, tsv)
+                 SELECT v.column1, 'message', v.column2, v.column3, v.column4, v.column5,
+                        to_tsvector('simple', v.column1)
+                 FROM (VALUES {}) AS v ON CONFLICT DO NOTHING",
+                backend.values_rows(docs.len(), 5, 0)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for d in docs {
+                q = q
+                    .bind(d.body.as_str())
+                    .bind(d.ref_id)
+                    .bind(d.conversation)
+                    .bind(d.channel)
+                    .bind(d.contact);
+            }
+            let done = q.execute(&mut **tx).await?;
+            Ok(usize::try_from(done.rows_affected()).unwrap_or(0))
+        }
     }
 }
 

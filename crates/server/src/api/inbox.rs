@@ -340,3 +340,24 @@ pub async fn search(
         .await?;
     Ok(Json(json!({ "items": hits })))
 }
+
+/// `GET /api/v1/contacts/{id}/export`: everything held about the person.
+pub async fn export_contact(
+    ActorOf(actor): ActorOf,
+    State(state): State<AppState>,
+    Id(id): Id,
+) -> ApiResult<Json<switchboard_storage::ContactExport>> {
+    Ok(Json(
+        state.service.export_contact(&actor, ContactId(id)).await?,
+    ))
+}
+
+/// `DELETE /api/v1/contacts/{id}` → 204: the person's data is erased.
+pub async fn erase_contact(
+    ActorOf(actor): ActorOf,
+    State(state): State<AppState>,
+    Id(id): Id,
+) -> ApiResult<StatusCode> {
+    state.service.erase_contact(&actor, ContactId(id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
